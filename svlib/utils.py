@@ -1,0 +1,65 @@
+"""Device, precision and seeding helpers shared by every part of svlib."""
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def default_device() -> torch.device:
+    """The best available device: CUDA, then Apple MPS, then CPU. Never hard-coded elsewhere."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def amp_dtype(device: torch.device | str, amp: str = "auto") -> torch.dtype | None:
+    """Autocast dtype for `amp` in {"auto", "bf16", "fp16", "off"}; None means full precision.
+
+    "auto" picks bfloat16 on GPUs that support it and full precision on CPU (CPU bf16 autocast works,
+    and is exercised by the tests, but is slower than fp32 on most CPUs).
+    """
+    device = torch.device(device)
+    if amp == "off":
+        return None
+    if amp == "bf16":
+        return torch.bfloat16
+    if amp == "fp16":
+        return torch.float16
+    if amp != "auto":
+        raise ValueError(f"amp must be one of auto|bf16|fp16|off, got {amp!r}")
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def autocast(device: torch.device | str, dtype: torch.dtype | None):
+    """`torch.autocast` for `device`, or a no-op context when `dtype` is None."""
+    device = torch.device(device)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def profile() -> str:
+    """Run profile of the book: "fast" (CI), "book" (CPU build), "gpu" (Colab/GPU training).
+
+    Chosen by the environment variable SVLIB_PROFILE; by default "gpu" when CUDA is present, else "book".
+    """
+    p = os.environ.get("SVLIB_PROFILE", "").strip().lower()
+    if p:
+        if p not in ("fast", "book", "gpu"):
+            raise ValueError(f"SVLIB_PROFILE must be fast|book|gpu, got {p!r}")
+        return p
+    return "gpu" if torch.cuda.is_available() else "book"

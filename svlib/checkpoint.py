@@ -1,0 +1,102 @@
+"""Checkpoints are data: state_dicts + the config + a format version, loadable with weights_only=True.
+
+Written atomically (temporary file in the same folder, fsync, rename), so a run killed mid-write
+leaves the previous checkpoint intact.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import re
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FORMAT = "svlib-checkpoint"
+FORMAT_VERSION = 1
+_SNAPSHOT = re.compile(r"checkpoint-(\d+)\.pt$")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is missing, truncated, or not an svlib checkpoint."""
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """Atomically write `payload` (plus format tags) to `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load and validate an svlib checkpoint. Raises `CheckpointError` naming the file when it is unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated zip, pickle with code, random bytes...
+        raise CheckpointError(f"cannot read checkpoint {path} (truncated or not a weights-only torch file): "
+                              f"{type(e).__name__}: {str(e)[:200]}") from e
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an svlib checkpoint (no '{FORMAT}' format tag)")
+    if data.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{path} has format version {data['format_version']}, newer than this svlib "
+                              f"({FORMAT_VERSION}); upgrade svlib")
+    for key in ("config", "G_ema"):
+        if key not in data:
+            raise CheckpointError(f"{path} lacks the '{key}' entry")
+    return data
+
+
+def list_snapshots(run_dir: str | os.PathLike) -> list[Path]:
+    """Snapshots `checkpoint-<step>.pt` in a run folder, oldest first."""
+    files = [Path(p) for p in glob.glob(os.path.join(run_dir, "checkpoint-*.pt"))]
+    files = [p for p in files if _SNAPSHOT.search(p.name)]
+    return sorted(files, key=lambda p: int(_SNAPSHOT.search(p.name).group(1)))
+
+
+def latest_checkpoint(run_dir: str | os.PathLike, map_location="cpu") -> tuple[Path, dict[str, Any]] | None:
+    """The newest readable snapshot of a run; unreadable newer ones are skipped with a warning naming them."""
+    for path in reversed(list_snapshots(run_dir)):
+        try:
+            return path, load_checkpoint(path, map_location)
+        except CheckpointError as e:
+            warnings.warn(f"skipping unusable checkpoint: {e}")
+    return None
+
+
+def prune_snapshots(run_dir: str | os.PathLike, keep: int) -> None:
+    """Delete all but the `keep` newest snapshots (never the newest one)."""
+    snaps = list_snapshots(run_dir)
+    for p in snaps[: max(0, len(snaps) - max(keep, 1))]:
+        p.unlink(missing_ok=True)
+
+
+def load_generator(path: str | os.PathLike, device: str | torch.device | None = None, ema: bool = True):
+    """Build the generator stored in a checkpoint (the EMA weights by default), in eval mode."""
+    from .config import Config
+    from .generator import Generator
+    data = load_checkpoint(path)
+    cfg = Config.from_dict(data["config"])
+    G = Generator(cfg.G)
+    G.load_state_dict(data["G_ema" if ema else "G"])
+    G.eval().requires_grad_(False)
+    if device is not None:
+        G.to(device)
+    return G, cfg

@@ -1,0 +1,128 @@
+"""Turning tensors into things people look at: uint8 frames, grids, inline videos, live loss plots."""
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import torch
+
+
+def to_uint8(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Model output in [-1, 1] (channels first, `[..., C, H, W]`) -> uint8 `[..., H, W, C]`.
+
+    uint8 input is passed through (only moved to channels-last when it is channels-first).
+    """
+    if isinstance(x, np.ndarray) and x.dtype == np.uint8:
+        return x if x.shape[-1] in (1, 3) else np.moveaxis(x, -3, -1)
+    x = torch.as_tensor(x).detach().float().cpu()
+    if x.dtype == torch.uint8:
+        return x.movedim(-3, -1).numpy()
+    x = (x * 127.5 + 128).clamp(0, 255).to(torch.uint8)  # same rounding as the official metrics code
+    return x.movedim(-3, -1).numpy()
+
+
+def video_grid(videos, ncols: int | None = None, pad: int = 1) -> np.ndarray:
+    """Tile B videos `[B, T, C, H, W]` (float in [-1,1] or uint8) into one video `[T, H', W', 3]` uint8."""
+    v = to_uint8(videos)  # [B, T, H, W, C]
+    if v.ndim != 5:
+        raise ValueError(f"video_grid expects [B, T, C, H, W], got shape {tuple(np.shape(videos))}")
+    B, T, H, W, C = v.shape
+    if C == 1:
+        v = np.repeat(v, 3, axis=-1)
+    ncols = ncols or math.ceil(math.sqrt(B))
+    nrows = math.ceil(B / ncols)
+    out = np.full((T, nrows * (H + pad) + pad, ncols * (W + pad) + pad, 3), 255, np.uint8)
+    for i in range(B):
+        r, c = divmod(i, ncols)
+        y, x = pad + r * (H + pad), pad + c * (W + pad)
+        out[:, y:y + H, x:x + W] = v[i]
+    return out
+
+
+def ensure_ffmpeg() -> str:
+    """Path of an ffmpeg binary for mediapy: the one on PATH, else the one shipped in `imageio-ffmpeg`."""
+    import mediapy
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        import imageio_ffmpeg
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+    mediapy.set_ffmpeg(exe)
+    return exe
+
+
+def show_video(frames, fps: float = 12, height: int | None = None, title: str | None = None, loop: bool = True):
+    """Show a video inline (base64 mp4 in the page). `frames`: `[T, H, W, 3]` uint8, `[T, C, H, W]` float,
+    or a batch `[B, T, C, H, W]` which is tiled into a grid first. Small videos are upscaled (nearest)
+    to at least `height` pixels so they stay visible."""
+    import mediapy
+    if (torch.is_tensor(frames) or isinstance(frames, np.ndarray)) and np.ndim(frames) == 5:
+        v = video_grid(frames)
+    else:
+        v = to_uint8(frames)
+    if v.ndim != 4:
+        raise ValueError(f"show_video expects [T, H, W, 3] frames, got shape {v.shape}")
+    height = height or max(128, v.shape[1])
+    scale = max(1, height // v.shape[1])
+    if scale > 1:
+        v = v.repeat(scale, axis=1).repeat(scale, axis=2)
+    # h264 needs even sizes
+    v = v[:, : v.shape[1] // 2 * 2, : v.shape[2] // 2 * 2]
+    ensure_ffmpeg()
+    mediapy.show_video(v, fps=fps, title=title, codec="h264", loop=loop)
+
+
+def show_frames(frames, ncols: int = 8, title: str | None = None, ax=None, scale: float = 1.0):
+    """A strip of frames `[T, ...]` as one matplotlib figure (the static view of a video)."""
+    import matplotlib.pyplot as plt
+    v = to_uint8(frames)
+    T = v.shape[0]
+    ncols = min(ncols, T)
+    nrows = math.ceil(T / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * 1.3 * ncols, scale * 1.3 * nrows + 0.3), squeeze=False)
+    for i, a in enumerate(axes.flat):
+        a.axis("off")
+        if i < T:
+            a.imshow(v[i], interpolation="nearest")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+class LossBoard:
+    """A live loss plot for notebooks (redrawn in place); `update(step, **values)`, `figure()` at the end."""
+
+    def __init__(self, every: int = 1, live: bool = True):
+        self.history: dict[str, list[tuple[int, float]]] = {}
+        self.every, self.live, self._n = every, live, 0
+        self._handle = None
+
+    def update(self, step: int, **values: float) -> None:
+        for k, v in values.items():
+            self.history.setdefault(k, []).append((step, float(v)))
+        self._n += 1
+        if self.live and self._n % self.every == 0:
+            self._redraw()
+
+    def figure(self):
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(6, 3))
+        for k, pts in self.history.items():
+            s, v = zip(*pts)
+            ax.plot(s, v, label=k)
+        ax.set_xlabel("step")
+        ax.legend(loc="upper right", fontsize=8)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        return fig
+
+    def _redraw(self):
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+        fig = self.figure()
+        if self._handle is None:
+            self._handle = display(fig, display_id=True)
+        else:
+            self._handle.update(fig)
+        plt.close(fig)

@@ -243,3 +243,13 @@ def test_ada_controller_moves_p_and_roundtrips():
         for _ in range(3):
             c.update(mixed)
     assert float(pipe.p) == float(pipe2.p) < 1
+
+
+@pytest.mark.parametrize("op", ["scale", "rotate", "aniso", "xfrac", "brightness", "contrast", "hue", "saturation"])
+def test_each_op_fires_for_a_fraction_p_of_clips(op):
+    n, p = 2000, 0.3
+    x = clips(B=n, Fn=1, H=8, W=8)
+    pipe = only(op)
+    pipe.p.fill_(p)
+    changed = ((pipe(x, generator=gen(16)) - x).flatten(1).abs().amax(1) > 1e-4).float().mean().item()
+    assert abs(changed - p) < 4 * math.sqrt(p * (1 - p) / n)

@@ -14,6 +14,7 @@ import numpy as np
 from .config import SamplingConfig
 
 POW2_SPANS = 2 ** np.arange(12)  # 1, 2, 4, ..., 2048: the candidate spans T
+FRAC_STEPS = 1024                # resolution of fractional offsets (steps per frame)
 
 
 def allowed_spans(length: int, num_frames: int = 3, max_dist: int = 32) -> np.ndarray:
@@ -40,7 +41,7 @@ def sample_clip_times(length: int, num_frames: int = 3, max_dist: int = 32,
     """Times of one sparse clip: float64 [F], sorted ascending, first at o and last at o+T.
 
     o is a uniform integer in [0, length−T−1] (`fractional=False`, real videos) or continuous uniform
-    on [0, length−T−1] (`fractional=True`, fake videos). Note the official upper bound length−T−1
+    on [0, length−T−1] (`fractional=True`, fake videos; quantised to 1/1024 frame so gaps stay exact). Note the official upper bound length−T−1
     (not length−T): the very last frame of a video is never the clip's end. With o <= length−T−1
     every t lies in [0, length−1]. The gaps t[k+1]−t[k] are always positive integers.
     """
@@ -48,7 +49,9 @@ def sample_clip_times(length: int, num_frames: int = 3, max_dist: int = 32,
     spans = allowed_spans(length, num_frames, max_dist)
     T = int(rng.choice(spans))
     hi = max(int(length) - T - 1, 0)  # largest offset; 0 when T = length−1
-    o = rng.uniform(0, hi) if fractional else float(rng.integers(0, hi + 1))
+    # Fractional offsets are quantised to 1/1024 frame: then o + k is exact in float64 and (for t < 16384) in
+    # float32, so every gap is *exactly* an integer, not 0.9999999.
+    o = np.floor(rng.uniform(0, hi) * FRAC_STEPS) / FRAC_STEPS if fractional else float(rng.integers(0, hi + 1))
     inner = rng.choice(np.arange(1, T), size=num_frames - 2, replace=False) if num_frames > 2 else []
     rel = np.sort(np.concatenate([[0, T], np.asarray(inner, dtype=np.int64)])).astype(np.float64)
     return o + rel  # [F]

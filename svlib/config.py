@@ -93,6 +93,7 @@ class TrainConfig:
     ema_rampup: float | None = None  # the official code disables the ramp-up for fresh runs
     augment: str = "ada"             # "ada" (adaptive p), "fixed" (p = augment_p), "none"
     augment_p: float = 0.0           # initial (or fixed) augmentation probability
+    augment_pipe: str = "bgc"        # ADA op set: blit + geometric + colour, as the paper
     ada_target: float = 0.6          # target of E[sign(D(real))]
     ada_interval: int = 4            # adjust p every this many steps
     ada_kimg: float = 100.0          # p can go 0 -> 1 in this many thousand videos (official fresh-run value)

@@ -152,13 +152,11 @@ def train(cfg: Config, data: str | VideoDataset, out_dir: str | os.PathLike, *,
     lr_d, betas_d = lazy_adam_params(tc.lr_d, tc.betas, tc.r1_interval)
     opt_G = torch.optim.Adam(G.parameters(), lr=lr_g, betas=betas_g, eps=tc.eps)
     opt_D = torch.optim.Adam(D.parameters(), lr=lr_d, betas=betas_d, eps=tc.eps)
-    augment = AugmentPipe().to(dev) if tc.augment != "none" else None
-    if augment is not None:
-        augment.p.fill_(tc.augment_p)
-    ada = AdaController(target=tc.ada_target, interval=tc.ada_interval, kimg=tc.ada_kimg,
-                        batch_size=tc.batch_size) if tc.augment == "ada" else None
+    augment = AugmentPipe.from_spec(tc.augment_pipe, p=tc.augment_p).to(dev) if tc.augment != "none" else None
+    ada = AdaController(augment, batch_size=tc.batch_size, target=tc.ada_target, interval=tc.ada_interval,
+                        kimg=tc.ada_kimg) if tc.augment == "ada" else None
     gamma = tc.r1_gamma if tc.r1_gamma is not None else auto_r1_gamma(cfg.D.resolution, tc.batch_size)
-    beta = ema_beta(tc.batch_size, tc.ema_kimg if tc.ema_kimg is not None else tc.batch_size * 10 / 32)
+    ema_kimg = tc.ema_kimg if tc.ema_kimg is not None else tc.batch_size * 10 / 32
     state = TrainState()
 
     # --- resume ---------------------------------------------------------------------------------
@@ -272,11 +270,9 @@ def train(cfg: Config, data: str | VideoDataset, out_dir: str | os.PathLike, *,
                 _nan_to_num_grads(D)
                 opt_D.step()
 
-            ema_update(G_ema, G, beta)
+            ema_update(G_ema, G, ema_beta(tc.batch_size, ema_kimg, tc.ema_rampup, state.cur_nimg))
             if ada is not None:
-                signs = sdist.all_reduce_mean(torch.sign(logits_real.detach().float()).mean(), info.world_size)
-                ada.accumulate(signs.item())
-                augment.p.copy_(torch.as_tensor(ada.step(float(augment.p)), dtype=augment.p.dtype))
+                ada.update(logits_real)  # all-reduces its statistics over ranks
 
             state.step += 1
             state.cur_nimg += tc.batch_size * cfg.sampling.num_frames

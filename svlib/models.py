@@ -1,0 +1,22 @@
+"""Model construction helpers."""
+from __future__ import annotations
+
+import torch.nn as nn
+
+from .config import Config
+from .discriminator import Discriminator
+from .generator import Generator
+
+
+def build_models(cfg: Config) -> tuple[Generator, Discriminator]:
+    """(G, D) for a config. Deterministic given the global torch seed (G is built first, then D)."""
+    if cfg.G.resolution != cfg.D.resolution:
+        raise ValueError(f"G and D resolutions differ: {cfg.G.resolution} vs {cfg.D.resolution}")
+    if cfg.D.holistic and cfg.D.num_frames != cfg.sampling.num_frames:
+        raise ValueError(f"D.num_frames={cfg.D.num_frames} differs from sampling.num_frames={cfg.sampling.num_frames}")
+    return Generator(cfg.G), Discriminator(cfg.D)
+
+
+def count_params(module: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (buffers excluded)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)

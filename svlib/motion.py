@@ -1,0 +1,125 @@
+"""StyleGAN-V motion path: motion noise on a coarse time grid -> motion codes u -> aligned sinusoidal embedding v(t).
+
+motion_z [B, L, z] sits on a grid of spacing δz. A padding-free conv1d stack turns it into codes u_j (each seeing
+num_layers·(k-1)+1 consecutive noise vectors, so the sequence extends to any t). For a time t with left/right anchors
+u_L = u_i, u_R = u_{i+1}, i = floor(t/δz), the embedding is
+
+    e(τ) = [sin, cos](ω ⊙ s · τ + ρ ⊙ φ),   s = tanh(W_p u_L) + 1,  φ = W_φ u_L,  ρ = P_max / P
+    v(t) = e(t) - [(1-α) e(t_L) + α e(t_R)] + [(1-α) a(u_L) + α a(u_R)],   a(u) = W_a u,  α = (t - t_L)/δz
+
+so v(t_L) = a(u_L) and v(t -> t_R) = a(u_R): v is continuous in t although s, φ jump at anchors.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+from .config import MotionConfig
+from .layers import EqLRConv1d, FullyConnectedLayer
+
+
+def motion_z_length(cfg: MotionConfig, t_max: float) -> int:
+    """Grid length L covering every t in [0, t_max]: ceil(t_max/δz) + 2 anchors + the conv1d receptive field."""
+    if not math.isfinite(t_max) or t_max < 0:
+        raise ValueError(f"t_max must be a finite number >= 0, got {t_max}")
+    return math.ceil(t_max / cfg.grid_spacing) + 2 + cfg.num_layers * (cfg.kernel_size - 1)
+
+
+class MotionMappingNetwork(nn.Module):
+    """motion_z [B, L, z_dim] (+ c tiled over L) -> u [B, L - num_layers·(k-1), code_dim] by padding-free conv1d."""
+
+    def __init__(self, cfg: MotionConfig, c_dim: int = 0):
+        super().__init__()
+        self.c_dim = c_dim
+        dims = [cfg.z_dim + c_dim] + [cfg.code_dim] * cfg.num_layers
+        self.convs = nn.Sequential(*[EqLRConv1d(a, b, cfg.kernel_size, activation="lrelu",
+                                                lr_multiplier=cfg.lr_multiplier) for a, b in zip(dims[:-1], dims[1:])])
+        self.receptive_field = cfg.num_layers * (cfg.kernel_size - 1) + 1
+
+    def forward(self, motion_z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        x = motion_z.float()  # [B, L, z] (not normalised, as in the official code)
+        if self.c_dim > 0:
+            if c is None or c.shape != (x.shape[0], self.c_dim):
+                raise ValueError(f"MotionMappingNetwork: c must be [{x.shape[0]}, {self.c_dim}], got "
+                                 f"{None if c is None else tuple(c.shape)}")
+            x = torch.cat([x, c.float()[:, None, :].expand(-1, x.shape[1], -1)], dim=2)  # [B, L, z + c]
+        if x.shape[1] < self.receptive_field + 1:
+            raise ValueError(f"motion_z has length {x.shape[1]}, needs >= {self.receptive_field + 1}")
+        return self.convs(x.transpose(1, 2)).transpose(1, 2)  # [B, L', code_dim]
+
+
+def log_spaced_periods(min_period: float, max_period: float, num: int) -> torch.Tensor:
+    """P_k = 2^linspace(log2 P_min, log2 P_max, K), reversed (longest first) so frequencies ω = 2π/P ascend.  # [K]"""
+    if not 0 < min_period <= max_period:
+        raise ValueError(f"need 0 < min_period <= max_period, got {min_period}, {max_period}")
+    p = torch.logspace(math.log2(min_period), math.log2(max_period), num, base=2.0, dtype=torch.float64)
+    return p.flip(0)
+
+
+class AlignedTimeEncoder(nn.Module):
+    """(t, u_L, u_R, α, t_L, t_R) -> v(t) [.., 2K]: acyclic sinusoids aligned to the anchors (see module doc)."""
+
+    def __init__(self, cfg: MotionConfig):
+        super().__init__()
+        periods = log_spaced_periods(cfg.min_period, cfg.max_period, cfg.time_dim)
+        self.register_buffer("omega", (2 * math.pi / periods).float(), persistent=False)  # [K] ascending
+        self.register_buffer("rho", (cfg.max_period / periods).float(), persistent=False)  # [K] phase scales
+        # bias-free on purpose: without biases every motion code yields a different wave (against mode collapse)
+        self.period_fc = FullyConnectedLayer(cfg.code_dim, cfg.time_dim, bias=False)
+        self.phase_fc = FullyConnectedLayer(cfg.code_dim, cfg.time_dim, bias=False)
+        self.aligner_fc = FullyConnectedLayer(cfg.code_dim, 2 * cfg.time_dim, bias=False)
+
+    def forward(self, t, u_left, u_right, alpha, t_left, t_right) -> torch.Tensor:
+        # t, alpha, t_left, t_right: [..., 1]; u_left, u_right: [..., code_dim]
+        s = torch.tanh(self.period_fc(u_left)) + 1  # frequency scales in (0, 2)
+        phase = self.phase_fc(u_left) * self.rho
+
+        def e(tau):  # [..., 2K]; all three use the left anchor's s and φ
+            raw = self.omega * s * tau + phase
+            return torch.cat([raw.sin(), raw.cos()], dim=-1)
+
+        chord = (1 - alpha) * e(t_left) + alpha * e(t_right)
+        align = (1 - alpha) * self.aligner_fc(u_left) + alpha * self.aligner_fc(u_right)
+        return e(t) - chord + align
+
+
+class MotionNetwork(nn.Module):
+    """motion_embedding(t [B, F], motion_z [B, L, z_dim], c) -> v [B, F, 2K]."""
+
+    def __init__(self, cfg: MotionConfig, c_dim: int = 0):
+        super().__init__()
+        self.cfg = cfg
+        self.mapping = MotionMappingNetwork(cfg, c_dim)
+        self.time_encoder = AlignedTimeEncoder(cfg)
+        self.out_dim = 2 * cfg.time_dim
+
+    def num_codes(self, length: int) -> int:
+        return length - self.mapping.receptive_field + 1
+
+    def forward(self, t: torch.Tensor, motion_z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        if t.ndim != 2 or motion_z.ndim != 3 or motion_z.shape[0] != t.shape[0]:
+            raise ValueError(f"motion_embedding: t must be [B, F] and motion_z [B, L, z]; got {tuple(t.shape)}, "
+                             f"{tuple(motion_z.shape)}")
+        dz = self.cfg.grid_spacing
+        # fp32 throughout: the phases ω·s·t reach thousands of radians, far beyond bf16/fp16 precision
+        with torch.autocast(device_type=t.device.type, enabled=False):
+            t = t.float()
+            u = self.mapping(motion_z, c)  # [B, Lu, D]
+            idx = torch.floor(t / dz).long()  # [B, F] left anchor index i
+            if not torch.compiler.is_compiling():  # one host sync for all checks
+                bad = (t < 0).any() | ~torch.isfinite(t).all() | (idx.max() + 1 >= u.shape[1])
+                if bool(bad):
+                    if bool((t < 0).any()) or not bool(torch.isfinite(t).all()):
+                        raise ValueError("motion_embedding: t must be finite and >= 0")
+                    raise ValueError(f"motion_z of length {motion_z.shape[1]} covers t < "
+                                     f"{(u.shape[1] - 1) * dz:g}, but max t = {float(t.max()):g}; "
+                                     f"use sample_motion_z(..., t_max) with a larger t_max")
+            gather = lambda j: torch.gather(u, 1, j[..., None].expand(-1, -1, u.shape[2]))  # [B, F, D]
+            u_left, u_right = gather(idx), gather(idx + 1)
+            t_left = idx.float() * dz
+            alpha = (t - t_left) / dz
+            v = self.time_encoder(t[..., None], u_left, u_right, alpha[..., None], t_left[..., None],
+                                  (t_left + dz)[..., None])
+        return v  # [B, F, 2K]

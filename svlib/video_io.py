@@ -53,7 +53,7 @@ def video_info(path) -> dict:
     """Container metadata parsed from `ffmpeg -i`: {"width", "height", "fps", "duration"} (fps/duration may be None)."""
     path = _check_file(path)
     err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True).stderr.decode(errors="replace")
-    m = re.search(r"Stream #.*?Video:.*?(\d{2,5})x(\d{2,5})", err)
+    m = re.search(r"Stream #.*?Video:.*?[ ,](\d+)x(\d+)(?=[ ,\[]|$)", err, re.M)  # not the "0x3163..." codec tag
     if not m:
         raise ValueError(f"cannot read video {path}: no video stream ({_tail(err)})")
     fps = re.search(r"Video:.*?([\d.]+) fps", err)
@@ -75,7 +75,7 @@ def resize_filter(resolution: int) -> str:
             f"crop={r}:{r}")
 
 
-def iter_frames(path, fps: float | None = None, resolution: int | None = None,
+def iter_frames(path, *, fps: float | None = None, resolution: int | None = None,
                 strict: bool = True) -> Iterator[np.ndarray]:
     """Yield decoded frames uint8 [H, W, 3] one at a time (constant memory; for long videos).
 
@@ -121,7 +121,7 @@ def iter_frames(path, fps: float | None = None, resolution: int | None = None,
         errf.close()
 
 
-def read_video(path, fps: float | None = None, resolution: int | None = None, strict: bool = True) -> np.ndarray:
+def read_video(path, *, fps: float | None = None, resolution: int | None = None, strict: bool = True) -> np.ndarray:
     """Decode a whole video: uint8 [N, H, W, 3].
 
     fps: resample the frame rate with ffmpeg's `fps` filter (drops/duplicates frames).

@@ -314,7 +314,11 @@ class ClipDataset(torch.utils.data.Dataset):
         if not -len(self) <= k < len(self):
             raise IndexError(f"clip index {k} out of range [0, {len(self)})")
         k = int(k) % len(self)
-        rng, i, s = self.rng_for(k), int(self.valid[k]), self.sampling
+        return self.clip(k, self.rng_for(k))
+
+    def clip(self, k: int, rng: np.random.Generator) -> dict:
+        """Clip of usable video k drawn with `rng` (the training loop seeds it per step)."""
+        i, s = int(self.valid[k]), self.sampling
         n = int(self.lengths[k])
         window = min(n, s.max_num_frames)
         start = int(rng.integers(0, n - window + 1))   # random max_num_frames window of long videos

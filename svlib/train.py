@@ -29,10 +29,10 @@ from . import dist as sdist
 from .augment import AdaController, AugmentPipe
 from .checkpoint import latest_checkpoint, load_checkpoint, prune_snapshots, save_checkpoint
 from .config import Config
-from .datasets import VideoDataset, open_dataset
+from .datasets import ClipDataset, VideoDataset, open_dataset
 from .losses import auto_r1_gamma, d_loss, ema_beta, ema_update, g_loss, lazy_adam_params, r1_penalty
 from .models import build_models
-from .sampling import sample_clip_times, sample_fake_times
+from .sampling import sample_fake_times
 from .utils import amp_dtype, autocast
 
 
@@ -47,35 +47,18 @@ class StepBatches(torch.utils.data.Dataset):
     """
 
     def __init__(self, videos: VideoDataset, cfg: Config, batch: int, rank: int = 0):
-        self.videos, self.s, self.batch, self.rank = videos, cfg.sampling, batch, rank
-        self.mirror, self.seed = cfg.train.mirror, cfg.train.seed
-        self.lengths = np.array([videos.video_length(i) for i in range(len(videos))])
-        too_short = self.lengths < self.s.num_frames
-        if too_short.all():
-            raise ValueError(f"dataset {videos.name!r}: every video is shorter than num_frames="
-                             f"{self.s.num_frames} frames; nothing to sample clips from")
-        self.valid = np.flatnonzero(~too_short)
+        self.clips = ClipDataset(videos, cfg.sampling, mirror=cfg.train.mirror, seed=cfg.train.seed)
+        self.s, self.batch, self.rank, self.seed = cfg.sampling, batch, rank, cfg.train.seed
 
     def __len__(self) -> int:
         return 2**62
 
     def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, step, self.rank, 1])
-        idx = rng.choice(self.valid, size=self.batch)
-        frames, times = [], []
-        for i in idx:
-            n = int(self.lengths[i])
-            start = int(rng.integers(0, n - self.s.max_num_frames + 1)) if n > self.s.max_num_frames else 0
-            t = sample_clip_times(min(n, self.s.max_num_frames), self.s.num_frames, self.s.max_dist, rng)
-            x = self.videos.read_frames(int(i), (start + t).astype(np.int64))  # [F, H, W, 3] uint8
-            if self.mirror and rng.random() < 0.5:
-                x = x[:, :, ::-1]
-            frames.append(torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2))
-            times.append(t)
-        fake_t = sample_fake_times(self.batch, np.minimum(self.lengths[self.valid], self.s.max_num_frames),
-                                   self.s, rng)
-        return {"frames": torch.stack(frames),                                   # [b, F, 3, H, W] uint8
-                "t": torch.as_tensor(np.stack(times), dtype=torch.float32),      # [b, F]
+        items = [self.clips.clip(int(k), rng) for k in rng.integers(0, len(self.clips), size=self.batch)]
+        fake_t = sample_fake_times(self.batch, self.clips.clip_lengths, self.s, rng)
+        return {"frames": torch.stack([it["frames"] for it in items]),          # [b, F, 3, H, W] uint8
+                "t": torch.stack([it["t"] for it in items]),                    # [b, F]
                 "t_fake": torch.as_tensor(fake_t, dtype=torch.float32)}          # [b, F]
 
 

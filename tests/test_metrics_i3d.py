@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from svlib.metrics import i3d as i3d_mod
-from svlib.metrics.i3d import InceptionI3d, load_i3d, max_pool_same, _same_pad
+from svlib.metrics.i3d import load_i3d, max_pool_same, _same_pad
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "i3d_golden.npz")
 

@@ -9,3 +9,8 @@ from .inception import FIDInceptionV3, load_inception
 from .fvd import (METRICS, VARIANTS, calc_metrics, compute_fid, compute_fvd, compute_kvd, metrics_for_checkpoint,
                   video_features)
 from .proxies import clip_params, long_video_drift, param_distance, random_feature_fd, time_continuity
+
+__all__ = ["FeatureStats", "frechet_distance", "frechet_distance_from_features", "kernel_distance", "kid", "kvd",
+           "I3DFeatureExtractor", "InceptionI3d", "load_i3d", "FIDInceptionV3", "load_inception",
+           "METRICS", "VARIANTS", "calc_metrics", "compute_fid", "compute_fvd", "compute_kvd", "metrics_for_checkpoint",
+           "video_features", "clip_params", "long_video_drift", "param_distance", "random_feature_fd", "time_continuity"]

@@ -65,7 +65,14 @@ class _Videos:
         return self.ds.read_frames(i, idx) if self.is_ds else np.asarray(self.ds[i])[idx]
 
     def describe(self) -> str:
-        return repr(self.ds) if self.is_ds else f"list of {len(self.ds)} videos"
+        """Cache identity: the dataset repr, or a content hash for in-memory video lists."""
+        if self.is_ds:
+            return repr(self.ds)
+        h = hashlib.md5()
+        for v in self.ds:
+            v = np.ascontiguousarray(v)
+            h.update(str(v.shape).encode() + v.tobytes())
+        return f"list of {len(self.ds)} videos md5={h.hexdigest()}"
 
 
 def real_clips(dataset, num_frames: int = 16, subsample: int = 1, max_real: int = 2048, seed: int = 0):

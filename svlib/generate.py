@@ -1,0 +1,177 @@
+"""Inference with a trained StyleGAN-V generator: arbitrarily long videos, any frame rate, content/motion grids and
+content edits that keep the motion.
+
+Every video is defined by a seed: one torch.Generator seeded with it draws z, then motion_z (time-major, so a
+longer video only appends noise). motion_z is drawn once for the whole time range and frames are made in chunks of
+`chunk_size` timestamps under no_grad, so memory on the device depends on the chunk, not on the video length
+(frames are collected on the CPU). Timestamps are t = offset + arange(num_frames) / fps_factor.
+"""
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import torch
+
+from .generator import Generator
+
+
+def frame_times(num_frames: int, fps_factor: float = 1.0, offset: float = 0.0) -> torch.Tensor:
+    """t = offset + arange(num_frames) / fps_factor, float64 for exactness of the division.  # [T]"""
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    if not fps_factor > 0:
+        raise ValueError(f"fps_factor must be > 0, got {fps_factor}")
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0 (motion is defined for t >= 0), got {offset}")
+    return offset + torch.arange(num_frames, dtype=torch.float64) / fps_factor
+
+
+def seed_latents(G: Generator, seeds: Sequence[int], t_max: float, device=None):
+    """(z [N, z_dim], motion_z [N, L, z] or None) for video seeds: per seed, z then motion_z from one generator.
+
+    A video depends only on its own seed (not on the other videos in the batch) and, thanks to the time-major
+    motion draw, a larger t_max only extends motion_z.
+    """
+    device = torch.device(device) if device is not None else G.const.device
+    zs, mzs = [], []
+    for s in seeds:
+        g = torch.Generator().manual_seed(int(s))
+        zs.append(torch.randn(1, G.cfg.z_dim, generator=g))
+        mzs.append(G.sample_motion_z(1, t_max, generator=g, device="cpu"))
+    z = torch.cat(zs).to(device)
+    mz = None if G.motion is None else torch.cat(mzs).to(device)
+    return z, mz
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] float -> uint8 [0, 255] (StyleGAN convention x·127.5 + 128, clamped)."""
+    return (x * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+
+
+@torch.no_grad()
+def iter_chunks(G: Generator, w: torch.Tensor, t: torch.Tensor, motion_z: torch.Tensor | None = None,
+                c: torch.Tensor | None = None, chunk_size: int = 128, progress: bool = False
+                ) -> Iterator[torch.Tensor]:
+    """Yields frames [N, chunk, C, H, W] (on G's device) for consecutive chunks of the timestamps t [T] or [N, T]."""
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    N = w.shape[0]
+    t = t.to(w.device)
+    t = (t[None].expand(N, -1) if t.ndim == 1 else t).float()
+    starts = range(0, t.shape[1], chunk_size)
+    if progress:
+        from tqdm.auto import tqdm
+        starts = tqdm(starts, desc="frames", unit="chunk")
+    for s in starts:
+        yield G.synthesis(w, t[:, s:s + chunk_size], motion_z=motion_z, c=c)
+
+
+def _collect(G, w, t, motion_z, c, chunk_size, progress, uint8) -> torch.Tensor:
+    out = []
+    for x in iter_chunks(G, w, t, motion_z, c, chunk_size, progress):
+        out.append((to_uint8(x) if uint8 else x).cpu())
+    return torch.cat(out, dim=1)  # [N, T, C, H, W]
+
+
+def _prepare(G, device):
+    if device is not None:
+        G = G.to(device)
+    return G, G.const.device
+
+
+@torch.no_grad()
+def generate_frames(G: Generator, num_frames: int, *, fps_factor: float = 1.0, offset: float = 0.0, seed: int = 0,
+                    num_videos: int = 1, truncation_psi: float = 1.0, chunk_size: int = 128,
+                    c: torch.Tensor | None = None, z: torch.Tensor | None = None,
+                    motion_z: torch.Tensor | None = None, w: torch.Tensor | None = None, device=None,
+                    progress: bool = False, uint8: bool = False) -> torch.Tensor:
+    """Videos [N, T, C, H, W] (float in ~[-1, 1] on the CPU, or uint8 with uint8=True).
+
+    Video i uses seed + i unless z / motion_z (or w, which bypasses the mapping) are given. Frame k is at time
+    offset + k / fps_factor; fps_factor=k gives k× the training frame rate (G was trained on fractional t).
+    """
+    G, device = _prepare(G, device)
+    t = frame_times(num_frames, fps_factor, offset)
+    t_max = float(t[-1])
+    n = w.shape[0] if w is not None else (z.shape[0] if z is not None else num_videos)
+    z0, mz0 = seed_latents(G, range(seed, seed + n), t_max, device)
+    z = z0 if z is None else z.to(device)
+    motion_z = mz0 if motion_z is None else motion_z.to(device)
+    c = None if c is None else c.to(device)
+    if w is None:
+        w = G.mapping(z, c, truncation_psi=truncation_psi)
+    return _collect(G, w.to(device), t, motion_z, c, chunk_size, progress, uint8)
+
+
+@torch.no_grad()
+def content_motion_grid(G: Generator, num_frames: int, *, content_seeds: Sequence[int],
+                        motion_seeds: Sequence[int], fps_factor: float = 1.0, offset: float = 0.0,
+                        truncation_psi: float = 1.0, chunk_size: int = 128, c: torch.Tensor | None = None,
+                        device=None, progress: bool = False, uint8: bool = False) -> torch.Tensor:
+    """Grid [R, K, T, C, H, W]: row r has the motion of video motion_seeds[r], column j the content (z) of
+    content_seeds[j]. Cell (r, j) with motion_seeds[r] == content_seeds[j] == s is exactly the video of seed s.
+    c: one label [c_dim] or [1, c_dim] for the whole grid.
+    """
+    G, device = _prepare(G, device)
+    t = frame_times(num_frames, fps_factor, offset)
+    R, K = len(motion_seeds), len(content_seeds)
+    z, _ = seed_latents(G, content_seeds, float(t[-1]), device)  # [K, z_dim]
+    _, mz = seed_latents(G, motion_seeds, float(t[-1]), device)  # [R, L, z]
+    cc = None if c is None else c.reshape(1, -1).to(device).expand(R * K, -1)
+    w = G.mapping(z, None if cc is None else cc[:K], truncation_psi=truncation_psi)  # [K, w_dim]
+    w = w.repeat(R, 1)  # [R·K, w_dim], row-major: cell (r, j) -> r·K + j
+    mz = None if mz is None else mz.repeat_interleave(K, dim=0)  # [R·K, L, z]
+    out = _collect(G, w, t, mz, cc, chunk_size, progress, uint8)
+    return out.reshape(R, K, *out.shape[1:])
+
+
+@torch.no_grad()
+def interpolate_content(G: Generator, num_frames: int, *, seed_a: int, seed_b: int, lambdas: Sequence[float],
+                        motion_seed: int | None = None, fps_factor: float = 1.0, offset: float = 0.0,
+                        truncation_psi: float = 1.0, chunk_size: int = 128, c: torch.Tensor | None = None,
+                        device=None, progress: bool = False, uint8: bool = False) -> torch.Tensor:
+    """Videos [len(lambdas), T, C, H, W] with w = lerp(w_a, w_b, λ) and one shared motion (of motion_seed,
+    default seed_a): the content morphs while the motion stays, over a video of any length."""
+    G, device = _prepare(G, device)
+    t = frame_times(num_frames, fps_factor, offset)
+    z, _ = seed_latents(G, [seed_a, seed_b], float(t[-1]), device)
+    cc = None if c is None else c.reshape(1, -1).to(device)
+    w = G.mapping(z, None if cc is None else cc.expand(2, -1), truncation_psi=truncation_psi)  # [2, w_dim]
+    lam = torch.as_tensor(list(lambdas), dtype=w.dtype, device=device)[:, None]  # [M, 1]
+    w = w[:1] + lam * (w[1:] - w[:1])  # [M, w_dim]
+    return _with_motion(G, w, t, motion_seed if motion_seed is not None else seed_a, cc, chunk_size, progress,
+                        uint8, device)
+
+
+@torch.no_grad()
+def edit_content(G: Generator, num_frames: int, *, seed: int, direction: torch.Tensor,
+                 strengths: Sequence[float], fps_factor: float = 1.0, offset: float = 0.0,
+                 truncation_psi: float = 1.0, chunk_size: int = 128, c: torch.Tensor | None = None, device=None,
+                 progress: bool = False, uint8: bool = False) -> torch.Tensor:
+    """Videos [len(strengths), T, C, H, W] with w = w_seed + s · direction (direction [w_dim]) and the seed's motion."""
+    G, device = _prepare(G, device)
+    if direction.shape != (G.cfg.w_dim,):
+        raise ValueError(f"direction must be [{G.cfg.w_dim}], got {tuple(direction.shape)}")
+    t = frame_times(num_frames, fps_factor, offset)
+    z, _ = seed_latents(G, [seed], float(t[-1]), device)
+    cc = None if c is None else c.reshape(1, -1).to(device)
+    w = G.mapping(z, cc, truncation_psi=truncation_psi)  # [1, w_dim]
+    s = torch.as_tensor(list(strengths), dtype=w.dtype, device=device)[:, None]
+    w = w + s * direction.to(device, w.dtype)[None]  # [M, w_dim]
+    return _with_motion(G, w, t, seed, cc, chunk_size, progress, uint8, device)
+
+
+def _with_motion(G, w, t, motion_seed, cc, chunk_size, progress, uint8, device):
+    M = w.shape[0]
+    _, mz = seed_latents(G, [motion_seed], float(t[-1]), device)
+    mz = None if mz is None else mz.expand(M, -1, -1)
+    cc = None if cc is None else cc.expand(M, -1)
+    return _collect(G, w, t, mz, cc, chunk_size, progress, uint8)
+
+
+def upsample_fps(G: Generator, num_frames: int, factor: int, *, fps_factor: float = 1.0, **kw) -> torch.Tensor:
+    """The video of `generate_frames(G, num_frames, fps_factor=fps_factor, **kw)` at `factor`× the frame rate:
+    [N, num_frames·factor, C, H, W], whose frames factor·k are the original frames k (same seeds, same motion)."""
+    if int(factor) != factor or factor < 1:
+        raise ValueError(f"factor must be a positive integer, got {factor}")
+    return generate_frames(G, num_frames * int(factor), fps_factor=fps_factor * factor, **kw)

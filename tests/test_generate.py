@@ -1,0 +1,94 @@
+"""Inference helpers: frame rate, chunking, seeds, content/motion grid, content edits."""
+import pytest
+import torch
+
+from svlib.config import MotionConfig, get_preset
+from svlib.generate import (content_motion_grid, edit_content, frame_times, generate_frames, interpolate_content,
+                            seed_latents, upsample_fps)
+from svlib.generator import Generator
+
+
+@pytest.fixture(scope="module")
+def G():
+    cfg = get_preset("cpu", resolution=16).G
+    cfg.channel_base, cfg.channel_max, cfg.z_dim, cfg.w_dim = 256, 32, 32, 32
+    cfg.motion = MotionConfig(z_dim=16, code_dim=16, time_dim=8, min_period=4.0, max_period=64.0, kernel_size=5)
+    torch.manual_seed(0)
+    return Generator(cfg).eval()
+
+
+def test_frame_times():
+    assert torch.equal(frame_times(4, 2.0, 1.0), torch.tensor([1.0, 1.5, 2.0, 2.5], dtype=torch.float64))
+    for bad in ({"num_frames": 0}, {"fps_factor": 0.0}, {"offset": -1.0}):
+        kw = {"num_frames": 3, **bad}
+        with pytest.raises(ValueError):
+            frame_times(kw.pop("num_frames"), **kw)
+
+
+def test_double_fps_even_frames_equal_single_fps(G):
+    one = generate_frames(G, 12, seed=3, num_videos=2, fps_factor=0.5, offset=2.0)
+    two = upsample_fps(G, 12, 2, seed=3, num_videos=2, fps_factor=0.5, offset=2.0)
+    assert one.shape == (2, 12, 3, 16, 16) and two.shape == (2, 24, 3, 16, 16)
+    assert torch.allclose(two[:, ::2], one, atol=1e-4)
+    assert not torch.allclose(two[:, 1::2], one, atol=1e-3)  # in-between frames are new
+
+
+def test_chunked_long_video_equals_one_call(G):
+    a = generate_frames(G, 50, seed=1, chunk_size=7)
+    b = generate_frames(G, 50, seed=1, chunk_size=1000)
+    assert torch.allclose(a, b, atol=1e-4)
+    u = generate_frames(G, 50, seed=1, chunk_size=7, uint8=True)
+    assert u.dtype == torch.uint8 and (u.int() - ((a * 127.5 + 128).clamp(0, 255)).int()).abs().max() <= 1
+
+
+def test_video_depends_only_on_its_seed_and_longer_videos_extend(G):
+    batch = generate_frames(G, 10, seed=5, num_videos=3)
+    single = generate_frames(G, 10, seed=6)
+    longer = generate_frames(G, 200, seed=6)  # 200 frames: motion_z grows, the first 10 frames stay
+    assert torch.allclose(batch[1], single[0], atol=1e-4)
+    assert torch.allclose(longer[:, :10], single, atol=1e-4)
+    assert not torch.allclose(batch[0], batch[1], atol=1e-3)
+
+
+def test_content_motion_grid(G):
+    grid = content_motion_grid(G, 9, content_seeds=[1, 2, 3], motion_seeds=[2, 7])
+    assert grid.shape == (2, 3, 9, 3, 16, 16)
+    assert torch.allclose(grid[0, 1], generate_frames(G, 9, seed=2)[0], atol=1e-4)  # both seeds 2: that video
+    z, _ = seed_latents(G, [1], 8.0)
+    _, mz = seed_latents(G, [7], 8.0)
+    assert torch.allclose(grid[1, 0], generate_frames(G, 9, z=z, motion_z=mz)[0], atol=1e-4)
+    assert not torch.allclose(grid[0, 0], grid[0, 2], atol=1e-3)  # same motion, different content
+    assert not torch.allclose(grid[0, 0], grid[1, 0], atol=1e-3)  # same content, different motion
+    # shared content: the first-frame difference between rows comes only from motion, so within a column the
+    # rows' mean images stay close compared with the difference between columns
+    row_gap = (grid[0].mean(1) - grid[1].mean(1)).abs().mean()
+    col_gap = (grid[:, 0].mean(1) - grid[:, 2].mean(1)).abs().mean()
+    assert row_gap < col_gap
+
+
+def test_interpolation_keeps_motion(G):
+    vids = interpolate_content(G, 20, seed_a=4, seed_b=9, lambdas=[0.0, 0.5, 1.0])
+    assert vids.shape == (3, 20, 3, 16, 16)
+    assert torch.allclose(vids[0], generate_frames(G, 20, seed=4)[0], atol=1e-4)
+    zb, _ = seed_latents(G, [9], 19.0)
+    _, mza = seed_latents(G, [4], 19.0)
+    assert torch.allclose(vids[2], generate_frames(G, 20, z=zb, motion_z=mza)[0], atol=1e-4)
+    assert not torch.allclose(vids[1], vids[0], atol=1e-3) and not torch.allclose(vids[1], vids[2], atol=1e-3)
+
+
+def test_edit_direction(G):
+    d = torch.randn(G.cfg.w_dim)
+    vids = edit_content(G, 6, seed=2, direction=d, strengths=[0.0, 2.0])
+    assert torch.allclose(vids[0], generate_frames(G, 6, seed=2)[0], atol=1e-4)
+    z, _ = seed_latents(G, [2], 5.0)
+    w = G.mapping(z) + 2.0 * d
+    assert torch.allclose(vids[1], generate_frames(G, 6, seed=2, w=w)[0], atol=1e-4)
+    with pytest.raises(ValueError):
+        edit_content(G, 6, seed=2, direction=torch.randn(3), strengths=[1.0])
+
+
+def test_image_mode_generator_works():
+    cfg = get_preset("cpu", resolution=8).G
+    cfg.motion, cfg.channel_base, cfg.channel_max = None, 64, 8
+    x = generate_frames(Generator(cfg), 3, num_videos=2)
+    assert x.shape == (2, 3, 3, 8, 8) and torch.allclose(x[:, 0], x[:, 2], atol=1e-4)

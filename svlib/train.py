@@ -261,9 +261,9 @@ def train(cfg: Config, data: str | VideoDataset, out_dir: str | os.PathLike, *,
             state.cur_nimg += tc.batch_size * cfg.sampling.num_frames
             steps_since_log += 1
             for k, v in (("loss_G", loss_g), ("loss_D", loss_d), ("D_real", logits_real.float().mean())):
-                acc.setdefault(k, []).append(float(v))
+                acc.setdefault(k, []).append(float(v.detach()))
             if r1 is not None:
-                acc.setdefault("r1", []).append(float(r1))
+                acc.setdefault("r1", []).append(float(r1.detach()))
 
             if state.step % tc.log_every == 0 or state.step == total_steps:
                 now = time.time()

@@ -177,8 +177,8 @@ def _cpu() -> Config:
     c = Config(name="cpu")
     c.G.resolution = c.D.resolution = 32
     c.G.z_dim = c.G.w_dim = 128
-    c.G.channel_base = c.D.channel_base = 2048
-    c.G.channel_max = c.D.channel_max = 128
+    c.G.channel_base = c.D.channel_base = 1024    # 64 channels up to 16², 32 at 32²: ~5× faster than 128
+    c.G.channel_max = c.D.channel_max = 64
     c.G.motion = MotionConfig(z_dim=128, code_dim=128, time_dim=64, min_period=8.0, max_period=256.0)
     c.D.cmap_dim = 128
     c.D.gap_embed_dim = 64

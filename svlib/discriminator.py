@@ -18,7 +18,7 @@ from .layers import DiscriminatorBlock, DiscriminatorEpilogue, MappingNetwork
 
 
 class TimeGapEncoder(nn.Module):
-    """t [B, F] -> gap code [B, (F-1)·(E + 2n)]: for each δ_i = t_{i+1} - t_i, Embedding[round δ] ⊕ sin/cos(π 2^k δ/M)."""
+    """t [B, F] -> gap code [B, (F-1)·(E + 2n)]: δ_i = t_{i+1} - t_i: Embedding[round δ] ⊕ sin/cos(π 2^k δ/M)."""
 
     def __init__(self, num_frames: int, max_time_gap: int, embed_dim: int, num_freqs: int):
         super().__init__()
@@ -92,7 +92,8 @@ class Discriminator(nn.Module):
         if self.time_encoder is not None and (t is None or tuple(t.shape) != (B, F_)):
             raise ValueError(f"Discriminator: t must be [B={B}, F={F_}], got {None if t is None else tuple(t.shape)}")
         if cfg.c_dim > 0 and (c is None or tuple(c.shape) != (B, cfg.c_dim)):
-            raise ValueError(f"Discriminator: c must be [B={B}, {cfg.c_dim}], got {None if c is None else tuple(c.shape)}")
+            raise ValueError(f"Discriminator: c must be [B={B}, {cfg.c_dim}], got "
+                             f"{None if c is None else tuple(c.shape)}")
         h = x.reshape(B * F_, *x.shape[2:])  # [B·F, C, H, W] frames independent
         for k, block in enumerate(self.blocks):
             if k == self.concat_at:

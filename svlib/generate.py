@@ -148,7 +148,7 @@ def edit_content(G: Generator, num_frames: int, *, seed: int, direction: torch.T
                  strengths: Sequence[float], fps_factor: float = 1.0, offset: float = 0.0,
                  truncation_psi: float = 1.0, chunk_size: int = 128, c: torch.Tensor | None = None, device=None,
                  progress: bool = False, uint8: bool = False) -> torch.Tensor:
-    """Videos [len(strengths), T, C, H, W] with w = w_seed + s · direction (direction [w_dim]) and the seed's motion."""
+    """Videos [len(strengths), T, C, H, W]: w = w_seed + s · direction (direction [w_dim]), the seed's motion."""
     G, device = _prepare(G, device)
     if direction.shape != (G.cfg.w_dim,):
         raise ValueError(f"direction must be [{G.cfg.w_dim}], got {tuple(direction.shape)}")

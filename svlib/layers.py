@@ -137,7 +137,7 @@ class MappingNetwork(nn.Module):
 
 
 class SynthesisLayer(nn.Module):
-    """Modulated 3x3 conv (optionally ×2 upsampling), bias, lrelu·√2, clamp. No noise input (StyleGAN-V disables it)."""
+    """Modulated 3x3 conv (optionally ×2 upsampling), bias, lrelu·√2, clamp. No noise (as StyleGAN-V)."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, up: int = 1,
                  conv_clamp: float | None = None, kernel_size: int = 3):
@@ -200,7 +200,7 @@ class SynthesisBlock(nn.Module):
 
 
 class DiscriminatorBlock(nn.Module):
-    """ResNet D block at resolution r: [fromRGB] -> conv0 3x3 -> conv1 3x3 ↓2, plus a 1x1 ↓2 skip, summed with gain √½.
+    """ResNet D block at resolution r: [fromRGB] -> conv0 3x3 -> conv1 3x3 ↓2, plus a 1x1 ↓2 skip, gain √½ each.
 
     conv0 and the skip take `in_channels` (which differs from `tmp_channels` right after frame concatenation).
     """

@@ -37,7 +37,8 @@ def _pad4(padding) -> tuple[int, int, int, int]:
 
 
 def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1, padding=0, gain: float = 1.0):
-    """Zero-insertion upsampling by `up`, zero padding, FIR convolution with `f` (scaled by `gain`), decimation by `down`.
+    """Zero-insertion upsampling by `up`, zero padding, FIR convolution with `f` (scaled by `gain`),
+    decimation by `down`.
 
     x: [N, C, H, W]; f: [kh, kw] (2D). Output size: (H*up + y0 + y1 - kh) // down + 1 (same for W).
     Pure torch: a depthwise conv2d (groups=C) with the flipped filter, so it runs on any device and under autocast.
@@ -60,7 +61,7 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1, padd
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:
-    """[N, C, H, W] -> [N, C, H*up, W*up]; gain up² keeps the mean (a constant image stays constant away from borders)."""
+    """[N, C, H, W] -> [N, C, H*up, W*up]; gain up² keeps the mean (constant stays constant away from borders)."""
     k = f.shape[-1]
     p0, p1 = (k + up - 1) // 2, (k - up) // 2
     return upfirdn2d(x, f, up=up, padding=(p0, p1, p0, p1), gain=up ** 2)

@@ -1,7 +1,6 @@
 """Generator and discriminator: shapes for every preset, consistency of generation in t, holistic D behaviour,
 gradients, determinism, bf16 autocast and torch.compile."""
 import dataclasses
-import time
 
 import pytest
 import torch
@@ -87,7 +86,7 @@ def test_param_counts_match_spec(preset):
     G = Generator(cfg.G)
     assert count_params(G) == synthesis_params(cfg.G)
     if preset == "paper256":
-        assert count_params(G.motion) == 2 * (512 * 512 * 11 + 512) + 2 * 512 * 256 + 512 * 512  # 5.77M + 0.52M (spec §1.3.6)
+        assert count_params(G.motion) == 2 * (512 * 512 * 11 + 512) + 2 * 512 * 256 + 512 * 512  # 5.77M + 0.52M
 
 
 def test_paper1024_forward_with_reduced_channels():

@@ -35,7 +35,7 @@ def _add_train(sub):
 
 def _cmd_train(a) -> int:
     from .config import get_preset
-    from .train import train
+    from .training import train
     cfg = get_preset(a.preset, resolution=a.resolution, num_frames=a.num_frames)
     t = cfg.train
     for attr, val in (("batch_size", a.batch), ("r1_gamma", a.gamma), ("augment", a.augment), ("amp", a.amp),

@@ -13,7 +13,7 @@ import torch
 import svlib
 from svlib.checkpoint import CheckpointError, latest_checkpoint, list_snapshots, load_checkpoint
 from svlib.config import MotionConfig
-from svlib.train import train
+from svlib.training import train
 
 DATA = "synthetic:shapes?n=16&length=48"
 
@@ -146,7 +146,7 @@ DDP_SCRIPT = textwrap.dedent("""
     import sys, torch
     sys.path.insert(0, {tests!r})
     from test_train import tiny_config, DATA
-    from svlib.train import train
+    from svlib.training import train
     import torch.distributed as dist
     res = train(tiny_config(), DATA, {out!r}, steps=3, progress=False, sample_frames=4, num_preview=2)
     rank = dist.get_rank()

@@ -213,12 +213,17 @@ class PeriodicVideos(SyntheticVideos):
         elif p["kind"] == "pinwheel":
             k, rho = p["blades"], np.hypot(x, y)
             s = np.mod(np.arctan2(y, x) - p["direction"] * ph, TAU) / (np.pi / k)  # [F, H, W] in [0, 2k)
-            m = np.mod(s, 2)                                      # [0, 1): blade, [1, 2): gap
-            d = np.where(m < 1, np.minimum(m, 1 - m), -np.minimum(m - 1, 2 - m)) * (np.pi / k) * rho
-            a = (np.clip(0.5 + d * R, 0, 1) * coverage(rho - p["radius"], R))[..., None]
-            col = np.array(p["blade_colors"])[np.floor(s / 2).astype(int) % k]  # [F, H, W, 3]
-            hub = coverage(rho - 0.04, R)[..., None]
-            a, col = np.maximum(a, hub), col * (1 - hub) + hub * np.array(p["color"])
+            # Blade j covers s in [2j, 2j+1). Each blade's anti-aliased coverage is a continuous function of t,
+            # and colours are blended by coverage, so nothing jumps when an edge crosses a pixel (even near the hub).
+            centres = 2 * np.arange(k) + 0.5                                    # [k]
+            off = np.mod(s[..., None] - centres + k, 2 * k) - k                 # [F, H, W, k] in [-k, k)
+            d = (0.5 - np.abs(off)) * (np.pi / k) * rho[..., None]               # signed arc distance, inside > 0
+            a_j = np.clip(0.5 + d * R, 0, 1) * coverage(rho - p["radius"], R)[..., None]  # [F, H, W, k]
+            a = np.minimum(a_j.sum(-1), 1)[..., None]                           # [F, H, W, 1]
+            col = (a_j @ np.array(p["blade_colors"])) / np.maximum(a_j.sum(-1, keepdims=True), 1e-8)
+            blades = bg + a * (col - bg)                                        # blades over the background
+            hub = coverage(rho - 0.04, R)[..., None]                            # then the hub over the blades
+            return (blades + hub * (np.array(p["color"]) - blades)).astype(np.float32)
         else:
             pulse = np.sin(ph)                                    # [F, 1, 1]
             r = p["radius"] * (1 + p["pulse"] * pulse)

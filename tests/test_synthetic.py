@@ -121,3 +121,13 @@ def test_bad_synthetic_arguments():
         make_synthetic("sky", length=0)
     with pytest.raises(ValueError, match="split"):
         make_synthetic("digits", split="val")
+
+
+@pytest.mark.parametrize("name", ["shapes", "periodic", "sky", "digits"])
+def test_no_pixel_jumps_in_time(name):
+    """Every pixel changes by O(δ) as t moves by δ (no colour switches at blade edges, hub, bounces...)."""
+    ds = make_synthetic(name, n=24, length=64, resolution=32, seed=1)
+    t0 = np.linspace(0.0, 60.0, 41)
+    for i in range(len(ds)):
+        jump = np.abs(ds.render_float(i, t0 + 1e-3) - ds.render_float(i, t0)).max()
+        assert jump < 0.02, f"{name} video {i} ({ds.params(i).get('kind', '')}) jumps by {jump:.3f} in t"

@@ -100,3 +100,12 @@ def load_generator(path: str | os.PathLike, device: str | torch.device | None = 
     if device is not None:
         G.to(device)
     return G, cfg
+
+
+def export_generator(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """A small, inference-only copy of a training checkpoint: the config, G_ema and the training state
+    (no D, no optimisers). It loads with `load_generator` like any checkpoint."""
+    data = load_checkpoint(src)
+    keep = {k: data[k] for k in ("config", "G_ema", "state") if k in data}
+    keep["G_ema"] = {k: v.clone() for k, v in keep["G_ema"].items()}  # no views into a larger storage
+    return save_checkpoint(dst, {**keep, "exported_from": str(Path(src).name)})

@@ -166,3 +166,18 @@ def test_torchrun_two_gloo_processes_stay_in_sync(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     ck = load_checkpoint(tmp_path / "checkpoint-0000003.pt")
     assert all(torch.equal(a[k], ck["G_ema"][k]) for k in a)
+
+
+def test_export_generator_is_small_and_loads(tmp_path):
+    from svlib.checkpoint import export_generator, load_generator
+    cfg = tiny_config()
+    train(cfg, DATA, tmp_path / "run", steps=2, progress=False, sample_frames=4, num_preview=2)
+    src = tmp_path / "run" / "checkpoint-0000002.pt"
+    dst = export_generator(src, tmp_path / "g.pt")
+    assert dst.stat().st_size < src.stat().st_size / 2
+    G1, _ = load_generator(src)
+    G2, cfg2 = load_generator(dst)
+    assert cfg2.to_dict() == cfg.to_dict()
+    z, t = torch.randn(2, cfg.G.z_dim), torch.tensor([[0.0, 1.5], [7.0, 100.0]])
+    mz = G1.sample_motion_z(2, 100.0, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(G1(z, t, motion_z=mz), G2(z, t, motion_z=mz))

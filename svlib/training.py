@@ -224,7 +224,7 @@ def train(cfg: Config, data: str | VideoDataset, out_dir: str | os.PathLike, *,
             # Gmain
             D.requires_grad_(False)
             with autocast(dev, dtype):
-                loss_g = g_loss(D_fwd, G_fwd(z[0], t_fake, motion_z=mz[0]), t_fake, augment=augment)
+                loss_g = g_loss(D_fwd, G_fwd(z[0], t_fake, motion_z=mz[0], update_w_avg=True), t_fake, augment=augment)
             opt_G.zero_grad(set_to_none=True)
             loss_g.backward()
             D.requires_grad_(True)

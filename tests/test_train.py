@@ -181,3 +181,9 @@ def test_export_generator_is_small_and_loads(tmp_path):
     z, t = torch.randn(2, cfg.G.z_dim), torch.tensor([[0.0, 1.5], [7.0, 100.0]])
     mz = G1.sample_motion_z(2, 100.0, generator=torch.Generator().manual_seed(0))
     assert torch.equal(G1(z, t, motion_z=mz), G2(z, t, motion_z=mz))
+
+
+def test_training_tracks_w_avg(tmp_path):
+    """Truncation needs the running mean of w: training must update it (G and, through the EMA copy, G_ema)."""
+    res = train(tiny_config(), DATA, tmp_path, steps=2, progress=False, sample_frames=4, num_preview=2)
+    assert res["G_ema"].w_avg.abs().sum() > 0

@@ -175,3 +175,46 @@ def upsample_fps(G: Generator, num_frames: int, factor: int, *, fps_factor: floa
     if int(factor) != factor or factor < 1:
         raise ValueError(f"factor must be a positive integer, got {factor}")
     return generate_frames(G, num_frames * int(factor), fps_factor=fps_factor * factor, **kw)
+
+
+@torch.no_grad()
+def generate_to_file(ckpt, out, *, seconds: float = 4.0, fps: float = 25.0, data_fps: float | None = None,
+                     offset: float = 0.0, seed: int = 0, num_videos: int = 1, truncation_psi: float = 1.0,
+                     chunk_size: int = 128, device=None, progress: bool = True):
+    """Generate `seconds` of video from a checkpoint into an h264 .mp4 (or a folder of PNG frames).
+
+    The output plays at `fps`; one second covers `data_fps` training frames (default: = fps), so
+    fps > data_fps samples between training frames (frame-rate upsampling). Frames are produced and encoded
+    chunk by chunk (`VideoWriter`), so memory stays flat for videos of any length. `num_videos` videos
+    (seeds seed, seed+1, ...) are tiled into one grid. Returns the output path.
+    """
+    from pathlib import Path
+    from .checkpoint import load_generator
+    from .utils import default_device
+    from .video_io import VideoWriter, write_frames
+    from .viz import video_grid
+    n = int(round(seconds * fps))
+    if n < 1:
+        raise ValueError(f"--seconds {seconds} at --fps {fps} gives no frames")
+    G, _ = load_generator(ckpt, device=device or default_device())
+    fps_factor = fps / (data_fps or fps)
+    t = frame_times(n, fps_factor, offset)
+    z, mz = seed_latents(G, range(seed, seed + num_videos), float(t[-1]))
+    w = G.mapping(z, truncation_psi=truncation_psi)
+    out = Path(out)
+    to_file = out.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm", ".avi")
+    writer = VideoWriter(out, fps=fps) if to_file else None
+    done = 0
+    try:
+        for x in iter_chunks(G, w, t, mz, chunk_size=chunk_size, progress=progress):  # [N, chunk, C, H, W]
+            frames = video_grid(x.cpu())                                                # [chunk, H', W', 3]
+            if writer is not None:
+                writer.write(frames)
+            else:
+                write_frames(out, frames, start=done)
+            done += len(frames)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    return writer.close() if writer is not None else out

@@ -132,36 +132,93 @@ def read_video(path, *, fps: float | None = None, resolution: int | None = None,
     return np.stack(list(iter_frames(path, fps=fps, resolution=resolution, strict=strict)))
 
 
+class VideoWriter:
+    """Stream uint8 frames [n, H, W, 3] into ffmpeg: a video of any length is written in constant memory.
+
+    The file appears under its name only when `close()` succeeds (ffmpeg writes to a temporary name first),
+    so a failed or interrupted write never leaves a half video behind. Use as a context manager.
+    yuv420p needs even sizes: odd heights/widths are padded by repeating the last row/column.
+    """
+
+    def __init__(self, path, fps: float = 30, codec: str = "h264", crf: int = 18):
+        if codec not in CODECS:
+            raise ValueError(f"write_video({path}): unknown codec {codec!r}; choose one of {sorted(CODECS)}")
+        self.path, self.fps, self.crf = Path(path), fps, crf
+        self.encoder, self.extra = CODECS[codec]
+        self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self.proc, self.shape, self.count = None, None, 0
+
+    def _start(self, h: int, w: int):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        quality = ["-crf", str(self.crf)] if self.encoder in ("libx264", "libx264rgb", "libvpx-vp9") else []
+        cmd = [ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+               "-r", str(self.fps), "-i", "-", "-an", "-c:v", self.encoder, *self.extra, *quality]
+        cmd += ["-movflags", "+faststart"] if self.path.suffix.lower() in (".mp4", ".mov", ".m4v") else []
+        self.proc = subprocess.Popen(cmd + [str(self.tmp)], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def write(self, frames) -> None:
+        frames = np.asarray(frames)
+        if frames.ndim == 3:
+            frames = frames[..., None].repeat(3, -1)
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(f"write_video({self.path}): frames must be [N, H, W, 3], got {frames.shape}")
+        if frames.dtype != np.uint8:
+            raise ValueError(f"write_video({self.path}): frames must be uint8, got {frames.dtype}")
+        if "yuv420p" in self.extra:
+            _, h, w, _ = frames.shape
+            frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+        if self.proc is None:
+            self.shape = frames.shape[1:3]
+            self._start(*self.shape)
+        elif frames.shape[1:3] != self.shape:
+            raise ValueError(f"write_video({self.path}): frame size changed from {self.shape} to {frames.shape[1:3]}")
+        try:
+            self.proc.stdin.write(np.ascontiguousarray(frames).tobytes())
+        except BrokenPipeError:
+            self._fail()
+        self.count += len(frames)
+
+    def _fail(self):
+        err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+        self.abort()
+        raise RuntimeError(f"ffmpeg failed to write {self.path}: {_tail(err)}")
+
+    def close(self) -> Path:
+        if self.proc is None or self.count == 0:
+            raise ValueError(f"write_video({self.path}): no frames were written")
+        self.proc.stdin.close()
+        if self.proc.wait() != 0:
+            self._fail()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
 def write_video(path, frames, fps: float = 30, codec: str = "h264", crf: int = 18) -> Path:
     """Encode uint8 [N, H, W, 3] frames to `path` (yuv420p h264 by default; crf 18 ≈ visually lossless).
 
-    yuv420p needs even sizes, so odd heights/widths are padded by repeating the last row/column.
-    The moov atom is put first (+faststart) so notebooks can stream the file.
+    The moov atom is put first (+faststart) so notebooks can stream the file. See `VideoWriter` for streaming.
     """
     frames = np.asarray(frames)
-    if frames.ndim == 3:
-        frames = frames[..., None].repeat(3, -1)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+    if len(frames) == 0:
         raise ValueError(f"write_video({path}): frames must be [N, H, W, 3] with N >= 1, got {frames.shape}")
-    if frames.dtype != np.uint8:
-        raise ValueError(f"write_video({path}): frames must be uint8, got {frames.dtype}")
-    if codec not in CODECS:
-        raise ValueError(f"write_video({path}): unknown codec {codec!r}; choose one of {sorted(CODECS)}")
-    encoder, extra = CODECS[codec]
-    if "yuv420p" in extra:
-        n, h, w, _ = frames.shape
-        frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    n, h, w, _ = frames.shape
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    quality = ["-crf", str(crf)] if encoder in ("libx264", "libx264rgb", "libvpx-vp9") else []
-    cmd = [ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps),
-           "-i", "-", "-an", "-c:v", encoder, *extra, *quality]
-    cmd += (["-movflags", "+faststart"] if path.suffix.lower() in (".mp4", ".mov", ".m4v") else []) + [str(path)]
-    r = subprocess.run(cmd, input=np.ascontiguousarray(frames).tobytes(), capture_output=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"ffmpeg failed to write {path}: {_tail(r.stderr.decode(errors='replace'))}")
-    return path
+    w = VideoWriter(path, fps=fps, codec=codec, crf=crf)
+    w.write(frames)
+    return w.close()
 
 
 def write_frames(folder, frames, ext: str = "png", quality: int = 95, start: int = 0) -> list[Path]:

@@ -1,5 +1,6 @@
 """Inference helpers: frame rate, chunking, seeds, content/motion grid, content edits."""
 import pytest
+import svlib
 import torch
 
 from svlib.config import MotionConfig, get_preset
@@ -92,3 +93,29 @@ def test_image_mode_generator_works():
     cfg.motion, cfg.channel_base, cfg.channel_max = None, 64, 8
     x = generate_frames(Generator(cfg), 3, num_videos=2)
     assert x.shape == (2, 3, 3, 8, 8) and torch.allclose(x[:, 0], x[:, 2], atol=1e-4)
+
+
+def test_generate_to_file_mp4_and_frames(tmp_path):
+    """The CLI path: a checkpoint in, an mp4 (streamed in chunks) or a frame folder out, at a raised frame rate."""
+    import subprocess, sys
+    from svlib.checkpoint import save_checkpoint
+    from svlib.generate import generate_to_file
+    from svlib.video_io import read_video
+    cfg = svlib.get_preset("cpu", resolution=16)
+    cfg.G.channel_base, cfg.G.channel_max = 256, 16
+    torch.manual_seed(0)
+    G, _ = svlib.build_models(cfg)
+    ck = save_checkpoint(tmp_path / "g.pt", {"config": cfg.to_dict(), "G_ema": G.state_dict()})
+    mp4 = generate_to_file(ck, tmp_path / "v.mp4", seconds=2, fps=10, data_fps=5, num_videos=2, chunk_size=7,
+                           progress=False)
+    v = read_video(mp4)
+    assert v.shape == (20, 18, 36, 3)  # 2 s at 10 fps; two 16² videos tiled with 1-px borders
+    frames = generate_to_file(ck, tmp_path / "frames", seconds=1, fps=10, chunk_size=4, progress=False)
+    assert len(list(frames.glob("*.png"))) == 10
+    r = subprocess.run([sys.executable, "-m", "svlib", "generate", "--ckpt", str(ck), "--out", str(tmp_path / "c.mp4"),
+                        "--seconds", "1", "--fps", "8"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert read_video(tmp_path / "c.mp4").shape[0] == 8
+    r = subprocess.run([sys.executable, "-m", "svlib", "generate", "--ckpt", str(tmp_path / "nope.pt"),
+                        "--out", str(tmp_path / "d.mp4")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "nope.pt" in r.stderr and not (tmp_path / "d.mp4").exists()

@@ -65,6 +65,15 @@ def all_reduce_mean(x: torch.Tensor, world_size: int) -> torch.Tensor:
     return x
 
 
+def all_reduce_buffers(module: torch.nn.Module, world_size: int) -> None:
+    """Average floating-point buffers (e.g. the generator's running w_avg, tracked from each rank's own batch)."""
+    if world_size > 1:
+        for b in module.buffers():
+            if b.is_floating_point():
+                torch_dist.all_reduce(b.data)
+                b.data /= world_size
+
+
 def broadcast_module(module: torch.nn.Module, world_size: int) -> None:
     """Make every rank start from rank 0's parameters and buffers."""
     if world_size > 1:

@@ -229,6 +229,7 @@ def train(cfg: Config, data: str | VideoDataset, out_dir: str | os.PathLike, *,
             loss_g.backward()
             D.requires_grad_(True)
             sdist.all_reduce_grads(G.parameters(), info.world_size)
+            sdist.all_reduce_buffers(G, info.world_size)  # w_avg was updated from this rank's batch only
             _nan_to_num_grads(G)
             opt_G.step()
 

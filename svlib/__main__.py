@@ -1,4 +1,4 @@
-"""Command line: `python -m svlib {train,generate,metrics,prepare,presets} ...` (also installed as `svlib`)."""
+"""Command line: `python -m svlib {train,generate,metrics,prepare,export,presets} ...` (also installed as `svlib`)."""
 from __future__ import annotations
 
 import argparse
@@ -123,6 +123,25 @@ def _cmd_prepare(a) -> int:
     return 0
 
 
+def _add_export(sub):
+    p = sub.add_parser("export", help="write a small inference-only copy of a checkpoint (config + G_ema)")
+    p.add_argument("ckpt", help="training checkpoint, or a run folder (its newest readable checkpoint)")
+    p.add_argument("dst", help="output .pt file")
+
+
+def _cmd_export(a) -> int:
+    from pathlib import Path
+    from .checkpoint import export_generator, latest_checkpoint
+    src = Path(a.ckpt)
+    if src.is_dir():
+        found = latest_checkpoint(src)
+        if found is None:
+            raise FileNotFoundError(f"no readable checkpoint-*.pt in {src}")
+        src = found[0]
+    print(export_generator(src, a.dst))
+    return 0
+
+
 def _cmd_presets(a) -> int:
     from .config import PRESETS, get_preset
     for name in PRESETS:
@@ -135,12 +154,12 @@ def _cmd_presets(a) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="svlib", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    _add_train(sub); _add_generate(sub); _add_metrics(sub); _add_prepare(sub)
+    _add_train(sub); _add_generate(sub); _add_metrics(sub); _add_prepare(sub); _add_export(sub)
     sub.add_parser("presets", help="list the named presets")
     a = ap.parse_args(argv)
     try:
         return {"train": _cmd_train, "generate": _cmd_generate, "metrics": _cmd_metrics,
-                "prepare": _cmd_prepare, "presets": _cmd_presets}[a.cmd](a)
+                "prepare": _cmd_prepare, "export": _cmd_export, "presets": _cmd_presets}[a.cmd](a)
     except (ValueError, FileNotFoundError) as e:
         print(f"svlib {a.cmd}: error: {e}", file=sys.stderr)
         return 2

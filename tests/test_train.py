@@ -181,6 +181,9 @@ def test_export_generator_is_small_and_loads(tmp_path):
     z, t = torch.randn(2, cfg.G.z_dim), torch.tensor([[0.0, 1.5], [7.0, 100.0]])
     mz = G1.sample_motion_z(2, 100.0, generator=torch.Generator().manual_seed(0))
     assert torch.equal(G1(z, t, motion_z=mz), G2(z, t, motion_z=mz))
+    r = _cli("export", str(tmp_path / "run"), str(tmp_path / "g2.pt"))  # a run folder: its newest checkpoint
+    assert r.returncode == 0, r.stderr
+    assert torch.equal(load_checkpoint(tmp_path / "g2.pt")["G_ema"]["const"], load_checkpoint(dst)["G_ema"]["const"])
 
 
 def test_training_tracks_w_avg(tmp_path):

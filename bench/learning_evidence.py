@@ -22,10 +22,10 @@ from svlib.metrics.fvd import calc_metrics
 from svlib.metrics.i3d import load_i3d
 
 
-def still_frames(dataset, seed: int = 1):
-    """generate_fn(n, t): first frames of n dataset videos (from index `seed`·n on), held for len(t) frames."""
-    def fn(n, t):
-        first = np.stack([dataset.read_frames((seed * n + i) % len(dataset), np.array([0]))[0] for i in range(n)])
+def still_frames(dataset):
+    """generate_fn(n, t, start): the first frame of dataset videos start..start+n-1, held for len(t) frames."""
+    def fn(n, t, start):
+        first = np.stack([dataset.read_frames((start + i) % len(dataset), np.array([0]))[0] for i in range(n)])
         return torch.from_numpy(first)[:, None].expand(-1, len(t), -1, -1, -1).numpy()  # [n, T, H, W, 3]
     return fn
 

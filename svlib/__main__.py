@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -23,6 +24,9 @@ def _add_train(sub):
     p.add_argument("--gamma", type=float, help="R1 weight γ (default: 0.0002·res²/batch)")
     p.add_argument("--lr", type=float, help="learning rate of G and D")
     p.add_argument("--augment", choices=["ada", "fixed", "none"], help="augmentation mode")
+    p.add_argument("--augment-disable", help="comma-separated ADA ops to leave out, e.g. rotate90 (small datasets)")
+    p.add_argument("--min-period", type=float,
+                   help="shortest motion period P_min = grid spacing δz (paper: 16; 256 for SkyTimelapse)")
     p.add_argument("--no-mirror", action="store_true", help="disable dataset x-flips")
     p.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"], help="mixed precision")
     p.add_argument("--compile", action="store_true", help="torch.compile G and D")
@@ -46,10 +50,17 @@ def _cmd_train(a) -> int:
     if a.lr is not None:
         t.lr_g = t.lr_d = a.lr
     t.mirror = t.mirror and not a.no_mirror
+    if a.augment_disable:
+        t.augment_disable = tuple(x.strip() for x in a.augment_disable.split(",") if x.strip())
+    if a.min_period is not None:
+        if cfg.G.motion is None or not 0 < a.min_period <= cfg.G.motion.max_period:
+            raise ValueError(f"--min-period must be in (0, max_period={cfg.G.motion.max_period}]")
+        cfg.G.motion.min_period = a.min_period
     t.compile = t.compile or a.compile
     res = train(cfg, a.data, a.out, steps=a.steps, max_minutes=a.minutes, resume=a.resume, device=a.device)
     res.pop("G_ema", None)
-    print(json.dumps(res))
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps(res))
     return 0
 
 

@@ -94,6 +94,7 @@ class TrainConfig:
     augment: str = "ada"             # "ada" (adaptive p), "fixed" (p = augment_p), "none"
     augment_p: float = 0.0           # initial (or fixed) augmentation probability
     augment_pipe: str = "bgc"        # ADA op set: blit + geometric + colour, as the paper
+    augment_disable: tuple[str, ...] = ()  # ops to leave out, e.g. ("rotate90",): on small datasets it can leak into G
     ada_target: float = 0.6          # target of E[sign(D(real))]
     ada_interval: int = 4            # adjust p every this many steps
     ada_kimg: float = 100.0          # p can go 0 -> 1 in this many thousand videos (official fresh-run value)
@@ -126,8 +127,9 @@ class Config:
         motion = g.pop("motion", {})
         gcfg = GeneratorConfig(**g, motion=None if motion is None else MotionConfig(**motion))
         tr = dict(d.get("train", {}))
-        if "betas" in tr:
-            tr["betas"] = tuple(tr["betas"])
+        for key in ("betas", "augment_disable"):
+            if key in tr:
+                tr[key] = tuple(tr[key])
         return cls(name=d.get("name", "custom"), G=gcfg, D=DiscriminatorConfig(**d.get("D", {})),
                    sampling=SamplingConfig(**d.get("sampling", {})), train=TrainConfig(**tr))
 

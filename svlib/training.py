@@ -135,7 +135,7 @@ def train(cfg: Config, data: str | VideoDataset, out_dir: str | os.PathLike, *,
     lr_d, betas_d = lazy_adam_params(tc.lr_d, tc.betas, tc.r1_interval)
     opt_G = torch.optim.Adam(G.parameters(), lr=lr_g, betas=betas_g, eps=tc.eps)
     opt_D = torch.optim.Adam(D.parameters(), lr=lr_d, betas=betas_d, eps=tc.eps)
-    augment = AugmentPipe.from_spec(tc.augment_pipe, p=tc.augment_p).to(dev) if tc.augment != "none" else None
+    augment = AugmentPipe.from_spec(tc.augment_pipe, disable=tc.augment_disable, p=tc.augment_p).to(dev) if tc.augment != "none" else None
     ada = AdaController(augment, batch_size=tc.batch_size, target=tc.ada_target, interval=tc.ada_interval,
                         kimg=tc.ada_kimg) if tc.augment == "ada" else None
     gamma = tc.r1_gamma if tc.r1_gamma is not None else auto_r1_gamma(cfg.D.resolution, tc.batch_size)

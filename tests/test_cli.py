@@ -51,3 +51,16 @@ def test_presets_cli_lists_every_preset():
     assert r.returncode == 0
     for name in svlib.PRESETS:
         assert name in r.stdout
+
+
+def test_train_cli_options_reach_the_config(tmp_path):
+    """--min-period (δz) and --augment-disable end up in the run's saved config."""
+    out = tmp_path / "run"
+    r = _run("train", "--preset", "cpu", "--resolution", "16", "--data", "synthetic:shapes?n=4&length=40", "--out",
+             str(out), "--steps", "1", "--batch", "2", "--min-period", "4", "--augment-disable", "rotate90,xflip")
+    assert r.returncode == 0, r.stderr[-2000:]
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["G"]["motion"]["min_period"] == 4 and cfg["train"]["augment_disable"] == ["rotate90", "xflip"]
+    r = _run("train", "--preset", "cpu", "--data", "synthetic:shapes", "--out", str(tmp_path / "r2"),
+             "--augment-disable", "spin")
+    assert r.returncode == 2 and "spin" in r.stderr

@@ -125,7 +125,9 @@ def generate_clips(G, n: int, t: np.ndarray, seed: int, start: int = 0, device=N
         nparams = len(inspect.signature(G).parameters)
     except (TypeError, ValueError):
         nparams = 2
-    out = to_uint8_clips(G(n, np.asarray(t, np.float64)) if nparams >= 2 else G(n))
+    # generate_fn(n, t, start) gets the index of its first sample, so deterministic callables can vary clips
+    tt = np.asarray(t, np.float64)
+    out = to_uint8_clips(G(n, tt, start) if nparams >= 3 else G(n, tt) if nparams >= 2 else G(n))
     if out.shape[:2] != (n, len(t)):
         raise ValueError(f"generate_fn returned clips of shape {tuple(out.shape)}, expected [{n}, {len(t)}, H, W, 3]")
     return out

@@ -40,7 +40,10 @@ def setup(seed: int = 0, quiet: bool = False) -> BookEnv:
         ensure_ffmpeg()
     except ImportError:  # plotting extras not installed: svlib itself still works
         pass
-    if env.profile != "gpu":
+    if env.profile == "fast":
+        # CI-sized work: one thread avoids OpenMP busy-waiting, which makes tiny ops 50-100x slower on shared cores
+        torch.set_num_threads(1)
+    elif env.profile != "gpu":
         torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
     if not quiet:
         from . import __version__

@@ -26,9 +26,14 @@ from pathlib import Path
 PROBE = r"""
 (async () => {
   const vids = [...document.querySelectorAll('video')];
-  const before = vids.map(v => v.currentTime);
-  for (const v of vids) { v.muted = true; try { await v.play(); } catch (e) {} }
-  await new Promise(r => setTimeout(r, 1500));
+  const before = [], after = [];
+  for (const v of vids) {  // bring each into view (off-screen media may be left idle), play, watch it advance
+    v.scrollIntoView(); v.muted = true; before.push(v.currentTime);
+    const p = v.play(); if (p) p.catch(() => {});
+    await new Promise(r => setTimeout(r, 700));
+    after.push(v.currentTime);
+  }
+  window.scrollTo(0, 0);
   const imgs = [...document.querySelectorAll('article img, main img')];
   return JSON.stringify({
     title: document.title,
@@ -37,7 +42,7 @@ PROBE = r"""
     images_loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
     videos: vids.length,
     videos_ready: vids.filter(v => v.readyState >= 2).length,
-    videos_playing: vids.filter((v, k) => v.currentTime > before[k]).length,
+    videos_playing: vids.filter((v, k) => after[k] > before[k]).length,
     widget_state: document.querySelectorAll('script[type="application/vnd.jupyter.widget-state+json"]').length,
     widget_views: document.querySelectorAll('.jupyter-widgets, .widget-slider, .widget-output').length,
     errors: document.querySelectorAll('.output.traceback, .output.stderr .ansi-red-fg').length,

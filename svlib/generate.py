@@ -13,6 +13,7 @@ from typing import Iterator, Sequence
 import torch
 
 from .generator import Generator
+from .utils import quantize
 
 
 def frame_times(num_frames: int, fps_factor: float = 1.0, offset: float = 0.0) -> torch.Tensor:
@@ -43,11 +44,6 @@ def seed_latents(G: Generator, seeds: Sequence[int], t_max: float, device=None):
     return z, mz
 
 
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] float -> uint8 [0, 255] (StyleGAN convention x·127.5 + 128, clamped)."""
-    return (x * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-
-
 @torch.no_grad()
 def iter_chunks(G: Generator, w: torch.Tensor, t: torch.Tensor, motion_z: torch.Tensor | None = None,
                 c: torch.Tensor | None = None, chunk_size: int = 128, progress: bool = False
@@ -63,13 +59,22 @@ def iter_chunks(G: Generator, w: torch.Tensor, t: torch.Tensor, motion_z: torch.
         from tqdm.auto import tqdm
         starts = tqdm(starts, desc="frames", unit="chunk")
     for s in starts:
-        yield G.synthesis(w, t[:, s:s + chunk_size], motion_z=motion_z, c=c)
+        tc = t[:, s:s + chunk_size]  # [N, chunk]
+        if motion_z is None or G.motion is None:
+            yield G.synthesis(w, tc, motion_z=motion_z, c=c)
+            continue
+        # Only the noise this chunk reads: codes lo..hi+1, each from receptive_field noise vectors. Mapping the
+        # whole sequence per chunk would make a long video cost O(length²).
+        dz, rf = G.cfg.motion.grid_spacing, G.motion.mapping.receptive_field
+        lo, hi = int(torch.floor(tc.min() / dz)), int(torch.floor(tc.max() / dz))
+        window = motion_z[:, lo:hi + 1 + rf]  # [N, hi-lo+1+rf, z]
+        yield G.synthesis(w, tc, motion_z=window, c=c, first_code=lo)
 
 
 def _collect(G, w, t, motion_z, c, chunk_size, progress, uint8) -> torch.Tensor:
     out = []
     for x in iter_chunks(G, w, t, motion_z, c, chunk_size, progress):
-        out.append((to_uint8(x) if uint8 else x).cpu())
+        out.append((quantize(x) if uint8 else x).cpu())
     return torch.cat(out, dim=1)  # [N, T, C, H, W]
 
 

@@ -66,11 +66,12 @@ class Generator(nn.Module):
         z = torch.randn(L, batch_size, self.cfg.motion.z_dim, generator=generator, device=gdev)
         return z.transpose(0, 1).contiguous().to(self._device(device))
 
-    def motion_embedding(self, t: torch.Tensor, motion_z: torch.Tensor, c: torch.Tensor | None = None):
-        """v(t) [B, F, 2K] (fp32, computed outside autocast)."""
+    def motion_embedding(self, t: torch.Tensor, motion_z: torch.Tensor, c: torch.Tensor | None = None,
+                         first_code: int = 0):
+        """v(t) [B, F, 2K] (fp32, computed outside autocast); first_code: grid index of motion_z[:, 0]."""
         if self.motion is None:
             raise ValueError("motion_embedding: this generator has no motion path (cfg.motion is None)")
-        return self.motion(t, motion_z, c)
+        return self.motion(t, motion_z, c, first_code)
 
     def _times(self, t, batch_size: int) -> torch.Tensor:
         t = torch.as_tensor(t, device=self.const.device)
@@ -81,8 +82,9 @@ class Generator(nn.Module):
         return t.float()
 
     def synthesis(self, w: torch.Tensor, t: torch.Tensor, motion_z: torch.Tensor | None = None,
-                  c: torch.Tensor | None = None) -> torch.Tensor:
-        """w [B, w_dim], t [B, F] -> frames [B, F, C, H, W]. motion_z None: drawn from the global RNG to cover max t."""
+                  c: torch.Tensor | None = None, first_code: int = 0) -> torch.Tensor:
+        """w [B, w_dim], t [B, F] -> frames [B, F, C, H, W]. motion_z None: drawn from the global RNG to cover max t.
+        first_code: grid index of motion_z[:, 0] when motion_z is a window of a longer noise sequence."""
         if w.ndim != 2 or w.shape[1] != self.cfg.w_dim:
             raise ValueError(f"synthesis: w must be [B, {self.cfg.w_dim}], got {tuple(w.shape)}")
         B = w.shape[0]
@@ -93,7 +95,7 @@ class Generator(nn.Module):
         if self.motion is not None:
             if motion_z is None:
                 motion_z = self.sample_motion_z(B, float(t.max()))
-            v = self.motion(t, motion_z, c).reshape(B * F_, -1)  # [B·F, 2K]
+            v = self.motion(t, motion_z, c, first_code).reshape(B * F_, -1)  # [B·F, 2K]
             x = torch.cat([x, v[:, :, None, None].expand(-1, -1, 4, 4).to(x.dtype)], dim=1)  # [B·F, C4+2K, 4, 4]
         img = None
         for block in self.blocks:

@@ -98,7 +98,10 @@ class MotionNetwork(nn.Module):
     def num_codes(self, length: int) -> int:
         return length - self.mapping.receptive_field + 1
 
-    def forward(self, t: torch.Tensor, motion_z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, t: torch.Tensor, motion_z: torch.Tensor, c: torch.Tensor | None = None,
+                first_code: int = 0) -> torch.Tensor:
+        """first_code: grid index of motion_z[:, 0]. A window of a long noise sequence then gives the same v(t)
+        as the whole sequence, so chunked generation maps only the noise near each chunk."""
         if t.ndim != 2 or motion_z.ndim != 3 or motion_z.shape[0] != t.shape[0]:
             raise ValueError(f"motion_embedding: t must be [B, F] and motion_z [B, L, z]; got {tuple(t.shape)}, "
                              f"{tuple(motion_z.shape)}")
@@ -108,16 +111,18 @@ class MotionNetwork(nn.Module):
             t = t.float()
             u = self.mapping(motion_z, c)  # [B, Lu, D]
             idx = torch.floor(t / dz).long()  # [B, F] left anchor index i
+            local = idx - first_code          # its position in this window of codes
             if not torch.compiler.is_compiling():  # one host sync for all checks
-                bad = (t < 0).any() | ~torch.isfinite(t).all() | (idx.max() + 1 >= u.shape[1])
+                bad = (t < 0).any() | ~torch.isfinite(t).all() | (local.max() + 1 >= u.shape[1]) | (local.min() < 0)
                 if bool(bad):
                     if bool((t < 0).any()) or not bool(torch.isfinite(t).all()):
                         raise ValueError("motion_embedding: t must be finite and >= 0")
-                    raise ValueError(f"motion_z of length {motion_z.shape[1]} covers t < "
-                                     f"{(u.shape[1] - 1) * dz:g}, but max t = {float(t.max()):g}; "
+                    lo, hi = first_code * dz, (first_code + u.shape[1] - 1) * dz
+                    raise ValueError(f"motion_z of length {motion_z.shape[1]} (first_code={first_code}) covers "
+                                     f"{lo:g} <= t < {hi:g}, but t spans [{float(t.min()):g}, {float(t.max()):g}]; "
                                      f"use sample_motion_z(..., t_max) with a larger t_max")
             gather = lambda j: torch.gather(u, 1, j[..., None].expand(-1, -1, u.shape[2]))  # [B, F, D]
-            u_left, u_right = gather(idx), gather(idx + 1)
+            u_left, u_right = gather(local), gather(local + 1)
             t_left = idx.float() * dz
             alpha = (t - t_left) / dz
             v = self.time_encoder(t[..., None], u_left, u_right, alpha[..., None], t_left[..., None],

@@ -63,3 +63,9 @@ def profile() -> str:
             raise ValueError(f"SVLIB_PROFILE must be fast|book|gpu, got {p!r}")
         return p
     return "gpu" if torch.cuda.is_available() else "book"
+
+
+def quantize(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] float -> uint8 [0, 255], same layout: x·127.5 + 128 clamped and truncated, the rounding of the
+    official metrics code (FVD/FID numbers depend on it)."""
+    return (x.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)

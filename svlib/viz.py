@@ -7,6 +7,8 @@ import shutil
 import numpy as np
 import torch
 
+from .utils import quantize
+
 
 def to_uint8(x: torch.Tensor | np.ndarray) -> np.ndarray:
     """Model output in [-1, 1] (channels first, `[..., C, H, W]`) -> uint8 `[..., H, W, C]`.
@@ -18,7 +20,7 @@ def to_uint8(x: torch.Tensor | np.ndarray) -> np.ndarray:
     x = torch.as_tensor(x).detach().float().cpu()
     if x.dtype == torch.uint8:
         return x.movedim(-3, -1).numpy()
-    x = (x * 127.5 + 128).clamp(0, 255).to(torch.uint8)  # same rounding as the official metrics code
+    x = quantize(x)
     return x.movedim(-3, -1).numpy()
 
 

@@ -3,10 +3,10 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from svlib.augment import COLOR_OPS, GEOM_OPS, AdaController, AugmentPipe
 from svlib.losses import r1_penalty
+from stand_ins import TinyD
 
 ALL_OPS = GEOM_OPS + COLOR_OPS
 
@@ -22,20 +22,6 @@ def gen(seed=0):
 
 def clips(B=8, Fn=3, C=3, H=16, W=16, seed=0, dtype=torch.float32):
     return torch.rand(B, Fn, C, H, W, generator=gen(seed), dtype=dtype) * 2 - 1
-
-
-class TinyD(nn.Module):
-    """Stand-in video D: shared conv per frame, frames + time gaps concatenated -> [B] logits."""
-
-    def __init__(self, Fn=3, C=3):
-        super().__init__()
-        self.conv = nn.Conv2d(C, 4, 3, stride=2, padding=1)
-        self.head = nn.Linear(Fn * 4 + Fn - 1, 1)
-
-    def forward(self, x, t, c=None):
-        B, Fn = x.shape[:2]
-        h = nn.functional.softplus(self.conv(x.flatten(0, 1))).mean((2, 3)).view(B, Fn * 4)
-        return self.head(torch.cat([h, t.diff(dim=1)], 1)).squeeze(1)
 
 
 def test_p0_is_exact_identity():

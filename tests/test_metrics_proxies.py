@@ -52,6 +52,10 @@ def test_param_distance_detects_speed_shift():
     assert shifted["speed"] == pytest.approx(0.6, abs=0.12)             # the true shift of the speed prior
     assert shifted["speed"] > 3 * same["speed"]
     assert same["color_r"] < 0.02 and set(same) == set(shifted)
+    # normalised: the shift is ~0.6 / std(U[0.2, 0.6]) = 0.6 / 0.115 ≈ 5 real-data spreads
+    real_std = clip_params(real)["speed"].std()
+    norm = param_distance(real, fast, normalize=True)
+    assert norm["speed"] == pytest.approx(shifted["speed"] / real_std, rel=1e-9) and 3 < norm["speed"] < 8
 
 
 def test_long_video_drift_stationary_vs_fading():

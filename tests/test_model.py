@@ -239,6 +239,11 @@ def test_gradients_reach_every_parameter():
             assert p.grad is not None and p.grad.abs().sum() > 0, f"{name}.{pname} gets no gradient"
 
 
+def tiny_inputs(G):
+    """z [2, 32], t [2, 3] (uneven gaps), motion_z covering t <= 5."""
+    return torch.randn(2, 32), torch.tensor([[0.0, 2.0, 5.0]] * 2), G.sample_motion_z(2, 5)
+
+
 def test_seeded_construction_is_deterministic():
     cfg = tiny_cfg()
     (G1, D1), (G2, D2), (G3, _) = models(cfg, 3), models(cfg, 3), models(cfg, 4)
@@ -250,8 +255,7 @@ def test_seeded_construction_is_deterministic():
 
 def test_bf16_autocast_close_to_fp32():
     G, D = models(tiny_cfg())
-    z, t = torch.randn(2, 32), torch.tensor([[0.0, 2.0, 5.0]] * 2)
-    mz = G.sample_motion_z(2, 5)
+    z, t, mz = tiny_inputs(G)
     with torch.no_grad():
         x32 = G(z, t, motion_z=mz)
         y32 = D(x32, t)
@@ -273,8 +277,7 @@ def test_bad_configs_raise():
 @pytest.mark.slow
 def test_torch_compile_forward():
     G, D = models(tiny_cfg())
-    z, t = torch.randn(2, 32), torch.tensor([[0.0, 2.0, 5.0]] * 2)
-    mz = G.sample_motion_z(2, 5)
+    z, t, mz = tiny_inputs(G)
     with torch.no_grad():
         ref_x = G(z, t, motion_z=mz)
         ref_y = D(ref_x, t)

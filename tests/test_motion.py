@@ -85,6 +85,18 @@ def test_longer_motion_z_gives_identical_embedding(net):
     assert torch.equal(net(t, short), net(t, long))
 
 
+@torch.no_grad()
+def test_window_of_motion_z_with_first_code_gives_identical_embedding(net):
+    mz = draw(2000.0)
+    dz, rf = CFG.grid_spacing, net.mapping.receptive_field
+    t = 1500.0 + torch.rand(2, 9) * 40                        # a chunk far into the video
+    lo, hi = int(torch.floor(t.min() / dz)), int(torch.floor(t.max() / dz))
+    window = mz[:, lo:hi + 1 + rf]                             # the noise this chunk reads, nothing more
+    assert torch.allclose(net(t, window, first_code=lo), net(t, mz), atol=1e-5)
+    with pytest.raises(ValueError, match="first_code"):       # the window does not reach t = 1400
+        net(torch.full((2, 1), 1400.0), window, first_code=lo)
+
+
 def test_embedding_fp32_under_bf16_autocast(net):
     mz, t = draw(5000.0), torch.tensor([[4999.3, 12.25]] * 2)
     with torch.no_grad():

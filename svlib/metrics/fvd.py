@@ -27,6 +27,7 @@ import torch
 
 from .frechet import FeatureStats, frechet_distance, kernel_distance
 from . import proxies
+from ..utils import quantize
 
 # Named variants: metric -> (kind, num_frames, subsample). kvd* use the same I3D features as fvd*.
 VARIANTS = {"fvd16": ("fvd", 16, 1), "fvd128": ("fvd", 128, 1), "fvd128_sub8": ("fvd", 16, 8),
@@ -94,7 +95,7 @@ def to_uint8_clips(x) -> torch.Tensor:
     if x.dtype != torch.uint8:
         if x.shape[2] not in (1, 3):
             raise ValueError(f"float generated clips must be [B, F, C, H, W] with C in (1, 3), got {tuple(x.shape)}")
-        x = (x.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2)   # StyleGAN-V quantisation
+        x = quantize(x).permute(0, 1, 3, 4, 2)   # StyleGAN-V quantisation
     return x.expand(-1, -1, -1, -1, 3) if x.shape[-1] == 1 else x
 
 
@@ -289,8 +290,11 @@ def _proxy(name, G, dataset, *, max_real=2048, num_gen=2048, seed=0, device=None
             return {"metric": name, "value": v, **info,
                     "label": f"random-feature FD (untrained 3-D conv net, weak evidence) = {v:.3f} [N={len(real)}/{len(fake)}]"}
         d = proxies.param_distance(real, fake)
-        return {"metric": name, "value": float(np.mean(list(d.values()))), "per_param": d, **info,
-                "label": f"pixel-parameter W1 distances ({T} frames; not FVD): " + ", ".join(f"{k}={v:.4f}" for k, v in d.items())}
+        dn = proxies.param_distance(real, fake, normalize=True)
+        v = float(np.mean(list(dn.values())))
+        return {"metric": name, "value": v, "per_param": d, "per_param_normalized": dn, **info,
+                "label": f"pixel-parameter W1 / real std, mean over {len(dn)} parameters = {v:.3f} ({T} frames; "
+                         f"not FVD); raw W1: " + ", ".join(f"{k}={x:.4f}" for k, x in d.items())}
     if not _is_generator(G):
         raise ValueError(f"metric {name!r} needs an svlib Generator (it renders one long / continuous video)")
     frames_at = proxies.generator_time_fn(G, seed=seed, t_max=float(drift_length), device=device)

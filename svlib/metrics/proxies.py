@@ -97,13 +97,18 @@ def clip_params(clips, period_signal: str = "moments", noise_floor: float = 0.05
     return {k: out[k].astype(np.float64) for k in PARAM_NAMES}
 
 
-def param_distance(real_clips, fake_clips, **kw) -> dict[str, float]:
+def param_distance(real_clips, fake_clips, normalize: bool = False, **kw) -> dict[str, float]:
     """1-D Wasserstein distance per recovered parameter between real and generated clips (0 = same distribution).
 
     Units: pixels/frame (speed, accel), frames (period), fractions (size, colours, brightness).
+    normalize=True divides each by the real parameter's standard deviation, so parameters in different units
+    can be averaged (1 ≈ off by one real-data spread).
     """
     pr, pf = clip_params(real_clips, **kw), clip_params(fake_clips, **kw)
-    return {k: float(wasserstein_distance(pr[k], pf[k])) for k in PARAM_NAMES}
+    d = {k: float(wasserstein_distance(pr[k], pf[k])) for k in PARAM_NAMES}
+    if normalize:
+        d = {k: v / max(float(pr[k].std()), 1e-6) for k, v in d.items()}
+    return d
 
 
 def long_video_drift(video, window: int = 16, ks=None) -> dict:

@@ -31,14 +31,15 @@ PROBE = r"""
   // presented new frames, or its time changed at all.
   const frames = v => (v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : 0);
   for (const v of vids) {  // bring each into view (off-screen media may be left idle), play, watch it advance
-    v.scrollIntoView(); v.muted = true;
+    v.scrollIntoView({block: 'center', inline: 'nearest'}); v.muted = true;
     const f0 = frames(v), t0 = v.currentTime;
     const p = v.play(); if (p) p.catch(() => {});
     const advanced = () => v.readyState >= 2 && (frames(v) > f0 || v.currentTime !== t0);
     for (let k = 0; k < 4 && !advanced(); k++) await new Promise(r => setTimeout(r, 500));  // a busy CI box may be slow
     moved.push(advanced());
   }
-  window.scrollTo(0, 0);
+  window.scrollTo(0, 0);  // and every inner container that scrollIntoView moved (else the screenshot is shifted)
+  for (const e of document.querySelectorAll('*')) { if (e.scrollLeft) e.scrollLeft = 0; if (e.scrollTop) e.scrollTop = 0; }
   const imgs = [...document.querySelectorAll('article img, main img')];
   return JSON.stringify({
     title: document.title,

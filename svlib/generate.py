@@ -58,10 +58,12 @@ def iter_chunks(G: Generator, w: torch.Tensor, t: torch.Tensor, motion_z: torch.
     if progress:
         from tqdm.auto import tqdm
         starts = tqdm(starts, desc="frames", unit="chunk")
+    if G.motion is not None and motion_z is None:
+        motion_z = G.sample_motion_z(N, float(t.max()))  # once: every chunk must read the same motion
     for s in starts:
         tc = t[:, s:s + chunk_size]  # [N, chunk]
-        if motion_z is None or G.motion is None:
-            yield G.synthesis(w, tc, motion_z=motion_z, c=c)
+        if G.motion is None:
+            yield G.synthesis(w, tc, c=c)
             continue
         # Only the noise this chunk reads: codes lo..hi+1, each from receptive_field noise vectors. Mapping the
         # whole sequence per chunk would make a long video cost O(length²).

@@ -5,7 +5,7 @@ import torch
 
 from svlib.config import MotionConfig, get_preset
 from svlib.generate import (content_motion_grid, edit_content, frame_times, generate_frames, interpolate_content,
-                            seed_latents, upsample_fps)
+                            iter_chunks, seed_latents, upsample_fps)
 from svlib.generator import Generator
 
 
@@ -40,6 +40,15 @@ def test_chunked_long_video_equals_one_call(G):
     assert torch.allclose(a, b, atol=1e-4)
     u = generate_frames(G, 50, seed=1, chunk_size=7, uint8=True)
     assert u.dtype == torch.uint8 and (u.int() - ((a * 127.5 + 128).clamp(0, 255)).int()).abs().max() <= 1
+
+
+def test_chunks_share_one_motion_when_none_is_given(G):
+    w, t = G.mapping(torch.randn(2, G.cfg.z_dim)), torch.arange(40.0)
+    torch.manual_seed(5)
+    a = torch.cat(list(iter_chunks(G, w, t, chunk_size=7)), dim=1)
+    torch.manual_seed(5)
+    b = torch.cat(list(iter_chunks(G, w, t, chunk_size=1000)), dim=1)
+    assert torch.allclose(a, b, atol=1e-4)  # not a fresh motion draw per chunk
 
 
 def test_video_depends_only_on_its_seed_and_longer_videos_extend(G):

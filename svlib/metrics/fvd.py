@@ -289,8 +289,8 @@ def _proxy(name, G, dataset, *, max_real=2048, num_gen=2048, seed=0, device=None
             v = proxies.random_feature_fd(real, fake, seed=seed)
             return {"metric": name, "value": v, **info,
                     "label": f"random-feature FD (untrained 3-D conv net, weak evidence) = {v:.3f} [N={len(real)}/{len(fake)}]"}
-        d = proxies.param_distance(real, fake)
-        dn = proxies.param_distance(real, fake, normalize=True)
+        pr, pf = proxies.clip_params(real), proxies.clip_params(fake)
+        d, dn = proxies.param_w1(pr, pf), proxies.param_w1(pr, pf, normalize=True)
         v = float(np.mean(list(dn.values())))
         return {"metric": name, "value": v, "per_param": d, "per_param_normalized": dn, **info,
                 "label": f"pixel-parameter W1 / real std, mean over {len(dn)} parameters = {v:.3f} ({T} frames; "

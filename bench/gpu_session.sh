@@ -18,7 +18,7 @@ MINUTES=${MINUTES:-4}
 N=${N:-256}
 NP=${NP:-256}           # clips for the parameter proxy
 DEV=${DEV:-cuda}
-export PYTHONUNBUFFERED=1 PYTHONWARNINGS=ignore
+export PYTHONUNBUFFERED=1 PYTHONWARNINGS=ignore PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # bench/ scripts import svlib from here
 exec > >(tee -a "$OUT/$MODE.log") 2>&1
 stage() { echo; echo "=== $* ($(date +%T))"; }
 

@@ -12,9 +12,9 @@ Geometric ops are one 3×3 matrix G per clip mapping *output* pixel coordinates 
 coordinates (centred, in pixels). Clips whose G only moves whole pixels (flips, 90° rotations,
 integer shifts) are fetched losslessly; the others are warped with 2× oversampling (lowpass
 upsample → bilinear `grid_sample` with reflection → lowpass downsample) to limit aliasing.
-Everything is plain differentiable torch; `grid_sample` supports double backward w.r.t. its input
-(tested), which R1 through the pipe needs. Clips whose drawn transform is the identity, and the
-whole batch when p = 0, pass through untouched.
+R1 through the pipe needs the derivative of grid_sample's input-gradient; CUDA's grid_sampler backward
+has none, so `grid_sample2` below supplies it (the same code on every device, so CPU tests cover it).
+Clips whose drawn transform is the identity, and the whole batch when p = 0, pass through untouched.
 """
 from __future__ import annotations
 
@@ -28,6 +28,52 @@ GEOM_OPS = ("xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac")
 COLOR_OPS = ("brightness", "contrast", "lumaflip", "hue", "saturation")
 # ADA's named pipes: b(lit), g(eometric), c(olour).
 PIPE_SPECS = {"b": GEOM_OPS[:3], "bg": GEOM_OPS, "bgc": GEOM_OPS + COLOR_OPS, "c": COLOR_OPS}
+
+
+class _GridSample(torch.autograd.Function):
+    """y = S x, grid_sample with a fixed grid: a linear map of x. Its input-gradient is Sᵀ gy."""
+
+    @staticmethod
+    def forward(ctx, x, grid, mode, padding_mode):
+        ctx.save_for_backward(grid)
+        ctx.conf, ctx.x_meta = (mode, padding_mode), (x.shape, x.dtype)
+        return F.grid_sample(x, grid, mode=mode, padding_mode=padding_mode, align_corners=False)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (grid,) = ctx.saved_tensors
+        return _GridSampleT.apply(gy, grid, ctx.x_meta, *ctx.conf), None, None, None
+
+
+class _GridSampleT(torch.autograd.Function):
+    """gx = Sᵀ gy; also linear, and its own gradient is S again, so any order of derivative exists."""
+
+    @staticmethod
+    def forward(ctx, gy, grid, x_meta, mode, padding_mode):
+        ctx.save_for_backward(grid)
+        ctx.conf = (mode, padding_mode)
+        shape, dtype = x_meta
+        with torch.enable_grad():  # Sᵀ gy as the vector-Jacobian product of S at any x (S is linear)
+            x0 = torch.zeros(shape, dtype=gy.dtype, device=gy.device, requires_grad=True)
+            y = F.grid_sample(x0, grid.to(gy.dtype), mode=mode, padding_mode=padding_mode, align_corners=False)
+            (gx,) = torch.autograd.grad(y, x0, gy)
+        return gx.to(dtype)
+
+    @staticmethod
+    def backward(ctx, ggx):
+        (grid,) = ctx.saved_tensors
+        return _GridSample.apply(ggx, grid, *ctx.conf), None, None, None, None
+
+
+def grid_sample2(x: torch.Tensor, grid: torch.Tensor, mode: str = "bilinear",
+                 padding_mode: str = "reflection") -> torch.Tensor:
+    """`F.grid_sample` (align_corners=False) that is differentiable twice w.r.t. x on every device.
+
+    The grid gets no gradient (augmentation parameters are not learned).
+    """
+    if not (torch.is_grad_enabled() and x.requires_grad):
+        return F.grid_sample(x, grid, mode=mode, padding_mode=padding_mode, align_corners=False)
+    return _GridSample.apply(x, grid.detach(), mode, padding_mode)
 
 
 def _mat(rows, ref):  # rows: nested lists of [B] tensors / floats -> [B, n, n]
@@ -226,14 +272,13 @@ class AugmentPipe(nn.Module):
     @staticmethod
     def _warp_whole_pixels(x, G):  # x [n, K, H, W]; flips/90° turns/integer shifts: a lossless fetch
         grid = _grid(G, x.shape[2], x.shape[3], up=1, margin=0)
-        return F.grid_sample(x, grid, mode="nearest", padding_mode="reflection", align_corners=False)
+        return grid_sample2(x, grid, mode="nearest")
 
     def _warp_resampled(self, x, G):  # x [n, K, H, W]; 2× oversampled bilinear warp
         h = self.lowpass.to(x.device, x.dtype)
         m = h.numel() // 2 - 1  # margin the downsampling filter reads beyond the output raster
         grid = _grid(G, x.shape[2], x.shape[3], up=2, margin=m)
-        y = F.grid_sample(_upsample2x(x, h), grid, mode="bilinear", padding_mode="reflection",
-                          align_corners=False)
+        y = grid_sample2(_upsample2x(x, h), grid, mode="bilinear")
         return _fir(_fir(y, h, -1, stride=2), h, -2, stride=2)
 
     @staticmethod

@@ -3,8 +3,9 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from svlib.augment import COLOR_OPS, GEOM_OPS, AdaController, AugmentPipe
+from svlib.augment import COLOR_OPS, GEOM_OPS, AdaController, AugmentPipe, grid_sample2
 from svlib.losses import r1_penalty
 from stand_ins import TinyD
 
@@ -192,6 +193,32 @@ def test_r1_double_backward_through_augment():
         D.conv.weight.copy_(w0 - eps * v)
     lo = pen().detach()
     assert torch.allclose((gw * v).sum(), (hi - lo) / (2 * eps), rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+def test_grid_sample2_matches_grid_sample_to_second_order(mode, device):
+    # CPU's native grid_sample has a double backward (a slow fallback), CUDA's has none: compare with CPU's.
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
+    theta = torch.tensor([[[0.9, 0.2, 0.1], [-0.15, 1.1, -0.05]]], dtype=torch.float64).repeat(2, 1, 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    w = torch.randn(2, 3, 8, 8, dtype=torch.float64)
+
+    def r1_like(fn, dev):
+        xi = x.to(dev).requires_grad_()
+        wi = w.to(dev).requires_grad_()
+        y = fn(xi * wi, grid.to(dev), mode=mode, padding_mode="reflection", align_corners=False) \
+            if fn is F.grid_sample else fn(xi * wi, grid.to(dev), mode=mode)
+        (gx,) = torch.autograd.grad((y.sin() * 3).sum(), xi, create_graph=True)
+        (gw,) = torch.autograd.grad(gx.square().sum(), wi)
+        return y.detach().cpu(), gx.detach().cpu(), gw.cpu()
+
+    ref = r1_like(F.grid_sample, "cpu")
+    got = r1_like(grid_sample2, device)
+    for a, b in zip(ref, got):
+        assert torch.allclose(a, b, atol=1e-10), (a - b).abs().max()
+    assert got[2].abs().sum() > 0
 
 
 def test_ada_controller_moves_p_and_roundtrips():

@@ -35,7 +35,7 @@ if [ "$MODE" = smoke ]; then
   $PY -m svlib export /tmp/smoke /tmp/smoke.pt && \
   timeout 90 $PY bench/learning_evidence.py --ckpt /tmp/smoke.pt --data "synthetic:periodic?n=256" --n 16 \
       --n-proxy 16 --proxy-frames 16 --i3d "$I3D" --device $DEV; echo "rc=$?"
-  timeout 60 $PY -m pytest -q -p no:cacheprovider tests/test_augment.py -k grid_sample2 2>&1 | tail -3
+  timeout 60 $PY -m pytest -q -o addopts="" -p no:cacheprovider tests/test_augment.py -k grid_sample2 2>&1 | tail -3
 fi
 
 if [ "$MODE" = main ]; then

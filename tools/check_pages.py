@@ -26,7 +26,7 @@ from pathlib import Path
 PROBE = r"""
 (async () => {
   const vids = [...document.querySelectorAll('video')];
-  const moved = [];
+  const moved = [], ready = [];
   // Looping autoplay videos may wrap around between two reads of currentTime, so "advancing" means: it
   // presented new frames, or its time changed at all.
   const frames = v => (v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : 0);
@@ -37,6 +37,7 @@ PROBE = r"""
     const advanced = () => v.readyState >= 2 && (frames(v) > f0 || v.currentTime !== t0);
     for (let k = 0; k < 4 && !advanced(); k++) await new Promise(r => setTimeout(r, 500));  // a busy CI box may be slow
     moved.push(advanced());
+    ready.push(v.readyState >= 2);  // read now: a video scrolled out of view again may be suspended by the browser
   }
   window.scrollTo(0, 0);  // and every inner container that scrollIntoView moved (else the screenshot is shifted)
   for (const e of document.querySelectorAll('*')) { if (e.scrollLeft) e.scrollLeft = 0; if (e.scrollTop) e.scrollTop = 0; }
@@ -47,7 +48,7 @@ PROBE = r"""
     images: imgs.length,
     images_loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
     videos: vids.length,
-    videos_ready: vids.filter(v => v.readyState >= 2).length,
+    videos_ready: ready.filter(Boolean).length,
     videos_playing: moved.filter(Boolean).length,
     widget_state: document.querySelectorAll('script[type="application/vnd.jupyter.widget-state+json"]').length,
     widget_views: document.querySelectorAll('.jupyter-widgets, .widget-slider, .widget-output').length,

@@ -95,6 +95,7 @@ def main() -> None:
                     help="comma-separated rows: trained, untrained, still, held (trained G's frame 0 held still: "
                          "its appearance alone), other (real clips of other videos: the sampling-noise floor)")
     ap.add_argument("--diagnose", action="store_true", help="add the rows held and other")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the real clips' offsets and the generated samples")
     a = ap.parse_args()
     dev = torch.device(a.device) if a.device else svlib.default_device()
     G, cfg = load_generator(a.ckpt, device=dev)
@@ -122,9 +123,9 @@ def main() -> None:
             res = {}
             if det is not None:
                 res.update(calc_metrics(cand, data, ["fvd16", "kvd16"], max_real=a.n, num_gen=a.n, detector=det,
-                                        device=dev, cache_dir=cache, seed=0, progress=False))
+                                        device=dev, cache_dir=cache, seed=a.seed, progress=False))
             res.update(calc_metrics(cand, data, [pkey] + (["continuity", "drift"] if is_g else []),
-                                    max_real=a.n_proxy, num_gen=a.n_proxy, device=dev, seed=0, progress=False))
+                                    max_real=a.n_proxy, num_gen=a.n_proxy, device=dev, seed=a.seed, progress=False))
             full[name], rows[name] = res, summarise(res, pkey)
             print(f"{name} ({time.time() - t0:.0f} s):", {k: round(v, 4) for k, v in rows[name].items()}, flush=True)
     cols = list(dict.fromkeys(k for r in rows.values() for k in r))

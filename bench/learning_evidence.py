@@ -26,41 +26,31 @@ import torch
 import svlib
 from svlib.checkpoint import load_generator
 from svlib.datasets import open_dataset
-from svlib.metrics.fvd import calc_metrics
+from svlib.metrics.fvd import calc_metrics, generate_clips
 from svlib.metrics.i3d import load_i3d
 
 MOTION = ("speed", "accel", "period")
 APPEARANCE = ("size", "color_r", "color_g", "color_b", "brightness")
 
 
-def still_frames(dataset, offset: int):
-    """generate_fn(n, t, start): the first frame of videos offset+start.. (mod len), held for len(t) frames.
+def real_clips_of(dataset, offset: int, still: bool = False):
+    """generate_fn(n, t, start): real clips of videos offset+start.. (mod len) from frame 0, or frame 0 held still.
 
-    The reference clips come from the first N videos; offset = len/2 keeps the baseline's videos disjoint from
-    them, as a generator's samples are. (Paired videos share content with the reference and score unfairly well.)
+    The reference clips come from the first N videos; offset = len/2 keeps these videos disjoint from them, as a
+    generator's samples are. (Paired videos share content with the reference and score unfairly well.)
     """
     def fn(n, t, start):
-        first = np.stack([dataset.read_frames((offset + start + i) % len(dataset), np.array([0]))[0]
-                          for i in range(n)])
-        return np.repeat(first[:, None], len(t), axis=1)  # [n, T, H, W, 3]
+        idx = np.zeros(1, dtype=int) if still else np.round(np.asarray(t)).astype(int)
+        clips = np.stack([dataset.read_frames((offset + start + i) % len(dataset), idx) for i in range(n)])
+        return np.repeat(clips, len(t), axis=1) if still else clips  # [n, T, H, W, 3]
     return fn
 
 
 def held_still(G, device, seed: int = 0):
     """generate_fn: the generator's own frame at t = 0, held for len(t) frames (its appearance, no motion)."""
-    from svlib.metrics.fvd import generate_clips
-
     def fn(n, t, start):
         first = generate_clips(G, n, np.zeros(1), seed=seed, start=start, device=device)  # [n, 1, H, W, 3]
         return np.repeat(first, len(t), axis=1)
-    return fn
-
-
-def other_real_clips(dataset, offset: int):
-    """generate_fn: real clips from frame 0 of other videos (offset by half the set): the sampling-noise floor."""
-    def fn(n, t, start):
-        idx = np.round(np.asarray(t)).astype(int)
-        return np.stack([dataset.read_frames((offset + start + i) % len(dataset), idx) for i in range(n)])
     return fn
 
 
@@ -111,8 +101,8 @@ def main() -> None:
             print(f"warning: N > half the dataset ({half} videos): the still-frame and other-real rows reuse "
                   "reference videos", flush=True)
         table = {"trained": ("trained G", G), "untrained": ("untrained G", G0),
-                 "still": ("still first frames", still_frames(data, half)),
-                 "held": ("trained G held still", held_still(G, dev)), "other": ("other real clips", other_real_clips(data, half))}
+                 "still": ("still first frames", real_clips_of(data, half, still=True)),
+                 "held": ("trained G held still", held_still(G, dev)), "other": ("other real clips", real_clips_of(data, half))}
         keys = [k.strip() for k in a.rows.split(",") if k.strip()] + (["held", "other"] if a.diagnose else [])
         bad = [k for k in keys if k not in table]
         if bad:
@@ -137,7 +127,7 @@ def main() -> None:
     for name, r in rows.items():
         print(f"| {name} | " + " | ".join(f"{r[c]:.4g}" if c in r else "—" for c in cols) + " |")
     t = rows.get("trained G", {})
-    for base in [r for r in rows if r != "trained G"]:
+    for base in [r for r in rows if r != "trained G"] if t else []:
         ratios = {c: rows[base][c] / t[c] for c in ("fvd16", "kvd16", "W1/σ motion", "W1/σ appearance")
                   if c in t and c in rows[base] and t[c] > 0}
         print(f"{base} / trained G: " + ", ".join(f"{c} ×{v:.2f}" for c, v in ratios.items()))

@@ -192,8 +192,6 @@ def train(cfg: Config, data: str | VideoDataset, out_dir: str | os.PathLike, *,
         save_checkpoint(out / f"checkpoint-{state.step:07d}.pt", payload)
         prune_snapshots(out, keep=3)
 
-    sample_warned: list[bool] = []
-
     def write_samples() -> None:
         if not info.is_main:
             return
@@ -203,9 +201,7 @@ def train(cfg: Config, data: str | VideoDataset, out_dir: str | os.PathLike, *,
         try:
             ffmpeg_exe()
         except RuntimeError as e:  # a bare GPU box without ffmpeg must not lose the run over a preview
-            if not sample_warned:
-                warnings.warn(f"{e}; sample videos are written as PNG frames instead")
-                sample_warned.append(True)
+            warnings.warn(f"{e}; sample videos are written as PNG frames instead")  # shown once (same text)
             write_frames(out / "samples" / f"step-{state.step:07d}", grid)
             return
         write_video(out / "samples" / f"step-{state.step:07d}.mp4", grid, fps=12)

@@ -2,7 +2,8 @@
 
 Each length runs in a fresh subprocess so the peak resident memory (CPU) or the peak CUDA allocation (GPU) is
 that run's own. Frames are generated in chunks and streamed into ffmpeg (svlib.generate.generate_to_file), so
-memory should stay flat as the video grows.
+memory should stay flat as the video grows. `--sink none` generates and quantizes the same chunks but encodes
+nothing (for machines without ffmpeg, and to time the generator alone).
 
     python bench/bench_generate.py                         # the cpu preset, an untrained G (speed/memory only)
     python bench/bench_generate.py --ckpt svlib/assets/shapes32.pt --lengths 256 1024 10000
@@ -18,11 +19,20 @@ from pathlib import Path
 
 CHILD = r"""
 import json, resource, sys, time, torch, svlib
-from svlib.generate import generate_to_file
+from svlib.checkpoint import load_generator
+from svlib.generate import frame_times, generate_to_file, iter_chunks, seed_latents
+from svlib.utils import quantize
 ckpt, out, n, chunk = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 dev = svlib.default_device()
 t0 = time.time()
-generate_to_file(ckpt, out, seconds=n / 25, fps=25, chunk_size=chunk, device=dev, progress=False)
+if out == "none":  # the generator alone: same chunks, quantized and moved to the CPU, then dropped
+    G, _ = load_generator(ckpt, device=dev)
+    t = frame_times(n)
+    z, mz = seed_latents(G, [0], float(t[-1]))
+    for x in iter_chunks(G, G.mapping(z), t, mz, chunk_size=chunk):
+        quantize(x).cpu()
+else:
+    generate_to_file(ckpt, out, seconds=n / 25, fps=25, chunk_size=chunk, device=dev, progress=False)
 dt = time.time() - t0
 peak_cuda = torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else None
 print(json.dumps({"frames": n, "seconds": dt, "sec_per_frame": dt / n,
@@ -37,6 +47,8 @@ def main() -> None:
     ap.add_argument("--preset", default="cpu", help="preset of the untrained generator when --ckpt is not given")
     ap.add_argument("--lengths", type=int, nargs="+", default=[256, 1024, 10000])
     ap.add_argument("--chunk", type=int, default=128)
+    ap.add_argument("--sink", choices=("mp4", "none"), default="mp4",
+                    help="mp4: encode with ffmpeg (generate_to_file); none: generate only")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = a.ckpt
@@ -50,7 +62,7 @@ def main() -> None:
             ckpt = save_checkpoint(Path(tmp) / "g.pt", {"config": cfg.to_dict(), "G_ema": G.state_dict()})
         rows = []
         for n in a.lengths:
-            r = subprocess.run([sys.executable, "-c", CHILD, str(ckpt), str(Path(tmp) / f"v{n}.mp4"), str(n),
+            r = subprocess.run([sys.executable, "-c", CHILD, str(ckpt), str(Path(tmp) / f"v{n}.mp4") if a.sink == "mp4" else "none", str(n),
                                 str(a.chunk)], capture_output=True, text=True)
             if r.returncode:
                 sys.exit(f"bench_generate: generating {n} frames failed:\n{r.stderr.strip()[-1500:]}")

@@ -5,6 +5,8 @@
 #   bash bench/gpu_session.sh smoke   # ~1 min: 20 CUDA training steps (bf16 autocast), a tiny learning-evidence run
 #   MINUTES=4 bash bench/gpu_session.sh main   # three cpu-preset runs side by side for MINUTES each, then
 #                                     #   bench/learning_evidence.py on each with N=256 clips, then the benchmarks
+#   CKPTS="a.pt b.pt" DATA=synthetic:periodic?n=2048 bash bench/gpu_session.sh evidence
+#                                     # learning_evidence.py --diagnose on each checkpoint, seeds 0 and 1, N=$N
 #   bash bench/gpu_session.sh bench   # the GPU benchmarks alone: I3D throughput, StyleGAN-V vs StyleGAN2 step
 #                                     #   cost at 256², training steps eager and compiled, long generation
 #
@@ -68,6 +70,23 @@ if [ "$MODE" = main ]; then
   (cd /tmp/runs && tar czf "$OUT/runs.tgz" --exclude='*.pt' .)
 fi
 
+if [ "$MODE" = evidence ]; then
+  stage "learning evidence on cuda: N=$N, proxy $NP clips, seeds 0 and 1, data ${DATA:?set DATA}"
+  mkdir -p "$OUT/evidence"; epids=()
+  for c in ${CKPTS:?set CKPTS}; do
+    for s in 0 1; do
+      name=$(basename "$c" .pt)_n${N}_seed$s
+      timeout 400 $PY bench/learning_evidence.py --ckpt "$c" --data "$DATA" --n "$N" --n-proxy "$NP" --diagnose \
+          --seed $s --i3d "$I3D" --device $DEV --out "$OUT/evidence/$name.json" > "$OUT/evidence/$name.txt" 2>&1 &
+      epids+=($!)
+    done
+  done
+  wait "${epids[@]}"
+  for f in "$OUT"/evidence/*.txt; do echo "--- $f"; cat "$f"; done
+  stage "bench_generate on cuda, generator only (no ffmpeg here)"
+  timeout 60 $PY bench/bench_generate.py --sink none --lengths 256 1024 10000; echo "rc=$?"
+fi
+
 if [ "$MODE" = main ] || [ "$MODE" = bench ]; then
   stage "bench_fvd (I3D clips/s; CPU: $(nproc) cores)"
   timeout 60 $PY bench/bench_fvd.py --i3d "$I3D" --batch 4 --iters 2; echo "rc=$?"
@@ -78,6 +97,6 @@ if [ "$MODE" = main ] || [ "$MODE" = bench ]; then
   timeout 45 $PY bench/bench_train.py --preset cpu --batch 128 --device $DEV --amp bf16 --steps 40; echo "rc=$?"
   timeout 120 $PY bench/bench_train.py --preset cpu --batch 128 --device $DEV --amp bf16 --steps 40 --compile; echo "rc=$?"
   stage "bench_generate on cuda (untrained cpu-preset G)"
-  timeout 45 $PY bench/bench_generate.py --lengths 256 1024 10000; echo "rc=$?"
+  timeout 60 $PY bench/bench_generate.py --sink none --lengths 256 1024 10000; echo "rc=$?"
 fi
 stage done

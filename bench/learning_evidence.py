@@ -49,8 +49,8 @@ def real_clips_of(dataset, offset: int, still: bool = False):
 def held_still(G, device, seed: int = 0):
     """generate_fn: the generator's own frame at t = 0, held for len(t) frames (its appearance, no motion)."""
     def fn(n, t, start):
-        first = generate_clips(G, n, np.zeros(1), seed=seed, start=start, device=device)  # [n, 1, H, W, 3]
-        return np.repeat(first, len(t), axis=1)
+        first = generate_clips(G, n, np.zeros(1), seed=seed, start=start, device=device)  # [n, 1, H, W, 3] on device
+        return first.repeat(1, len(t), 1, 1, 1)
     return fn
 
 

@@ -6,7 +6,9 @@
 #   MINUTES=4 bash bench/gpu_session.sh main   # three cpu-preset runs side by side for MINUTES each, then
 #                                     #   bench/learning_evidence.py on each with N=256 clips, then the benchmarks
 #   CKPTS="a.pt b.pt" DATA=synthetic:periodic?n=2048 bash bench/gpu_session.sh evidence
-#                                     # learning_evidence.py --diagnose on each checkpoint, seeds 0 and 1, N=$N
+#                                     # learning_evidence.py on each checkpoint for each of $SEEDS (default "0 1"),
+#                                     #   N=$N, rows $ROWS (default: --diagnose, all five); TAG names the log, so
+#                                     #   several evidence calls can run side by side
 #   bash bench/gpu_session.sh bench   # the GPU benchmarks alone: I3D throughput, StyleGAN-V vs StyleGAN2 step
 #                                     #   cost at 256², training steps eager and compiled, long generation
 #
@@ -21,7 +23,7 @@ N=${N:-256}
 NP=${NP:-256}           # clips for the parameter proxy
 DEV=${DEV:-cuda}
 export PYTHONUNBUFFERED=1 PYTHONWARNINGS=ignore PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # bench/ scripts import svlib from here
-exec > >(tee -a "$OUT/$MODE.log") 2>&1
+exec > >(tee -a "$OUT/$MODE${TAG:+_$TAG}.log") 2>&1
 stage() { echo; echo "=== $* ($(date +%T))"; }
 
 stage env
@@ -71,20 +73,22 @@ if [ "$MODE" = main ]; then
 fi
 
 if [ "$MODE" = evidence ]; then
-  stage "learning evidence on cuda: N=$N, proxy $NP clips, seeds 0 and 1, data ${DATA:?set DATA}"
-  mkdir -p "$OUT/evidence"; epids=()
+  SEEDS=${SEEDS:-0 1}
+  stage "learning evidence on $DEV: N=$N, proxy $NP clips, seeds $SEEDS, rows ${ROWS:-all}, data ${DATA:?set DATA}"
+  mkdir -p "$OUT/evidence"; epids=(); rowargs=(--diagnose); [ -n "${ROWS:-}" ] && rowargs=(--rows "$ROWS")
   for c in ${CKPTS:?set CKPTS}; do
-    for s in 0 1; do
+    for s in $SEEDS; do
       name=$(basename "$c" .pt)_n${N}_seed$s
-      timeout 400 $PY bench/learning_evidence.py --ckpt "$c" --data "$DATA" --n "$N" --n-proxy "$NP" --diagnose \
-          --seed $s --i3d "$I3D" --device $DEV --out "$OUT/evidence/$name.json" > "$OUT/evidence/$name.txt" 2>&1 &
+      OMP_NUM_THREADS=${THREADS:-4} timeout ${LIMIT:-400} $PY bench/learning_evidence.py --ckpt "$c" --data "$DATA" \
+          --n "$N" --n-proxy "$NP" "${rowargs[@]}" --seed $s --i3d "$I3D" --device $DEV \
+          --out "$OUT/evidence/$name.json" > "$OUT/evidence/$name.txt" 2>&1 &
       epids+=($!)
     done
   done
   wait "${epids[@]}"
-  for f in "$OUT"/evidence/*.txt; do echo "--- $f"; cat "$f"; done
-  stage "bench_generate on cuda, generator only (no ffmpeg here)"
-  timeout 60 $PY bench/bench_generate.py --sink none --lengths 256 1024 10000; echo "rc=$?"
+  for c in $CKPTS; do for s in $SEEDS; do
+    f="$OUT/evidence/$(basename "$c" .pt)_n${N}_seed$s.txt"; echo "--- $f"; grep -v " s): {" "$f"
+  done; done
 fi
 
 if [ "$MODE" = main ] || [ "$MODE" = bench ]; then

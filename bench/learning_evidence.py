@@ -59,9 +59,10 @@ def summarise(res: dict, params_key: str) -> dict:
     row = {m: res[m]["value"] for m in ("fvd16", "kvd16") if m in res}
     if params_key in res:
         dn = res[params_key]["per_param_normalized"]
-        row.update({f"W1/σ {k}": dn[k] for k in MOTION})
-        row["W1/σ motion"] = float(np.mean([dn[k] for k in MOTION]))
-        row["W1/σ appearance"] = float(np.mean([dn[k] for k in APPEARANCE]))
+        row.update({f"W1/σ {k}": dn[k] for k in MOTION if k in dn})  # a parameter the data never varies is absent
+        for group, keys in (("motion", MOTION), ("appearance", APPEARANCE)):
+            if any(k in dn for k in keys):
+                row[f"W1/σ {group}"] = float(np.mean([dn[k] for k in keys if k in dn]))
     if "continuity" in res:
         row["continuity slope"] = res["continuity"]["value"]
     if "drift" in res:
@@ -119,8 +120,9 @@ def main() -> None:
             full[name], rows[name] = res, summarise(res, pkey)
             print(f"{name} ({time.time() - t0:.0f} s):", {k: round(v, 4) for k, v in rows[name].items()}, flush=True)
     cols = list(dict.fromkeys(k for r in rows.values() for k in r))
-    print(f"\n{a.ckpt} on {a.data}, {cfg.G.resolution}²; FVD16/KVD16: N={a.n} real / {a.n} generated clips of 16 "
-          f"frames, stride 1, resized to 224², detector {det.name if det else '(skipped)'}; parameter proxy: "
+    fvd = (f"FVD16/KVD16: N={a.n} real / {a.n} generated clips of 16 frames, stride 1, resized to 224², detector "
+           f"{det.name}" if det else "FVD16/KVD16 skipped (--no-fvd)")
+    print(f"\n{a.ckpt} on {a.data}, {cfg.G.resolution}²; {fvd}; parameter proxy: "
           f"N={a.n_proxy}/{a.n_proxy} clips of {a.proxy_frames} frames (W1 / real std; lower is better)")
     print("| candidate | " + " | ".join(cols) + " |")
     print("|---|" + "---|" * len(cols))

@@ -56,6 +56,9 @@ def test_param_distance_detects_speed_shift():
     real_std = clip_params(real)["speed"].std()
     norm = param_distance(real, fast, normalize=True)
     assert norm["speed"] == pytest.approx(shifted["speed"] / real_std, rel=1e-9) and 3 < norm["speed"] < 8
+    # linear motion has no period: the real clips have no period spread to divide by, so it is left out
+    # (dividing by ~0 would swamp the mean over parameters)
+    assert clip_params(real)["period"].std() == 0 and "period" not in norm and "color_r" in norm
 
 
 def test_long_video_drift_stationary_vs_fading():

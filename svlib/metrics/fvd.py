@@ -291,10 +291,15 @@ def _proxy(name, G, dataset, *, max_real=2048, num_gen=2048, seed=0, device=None
                     "label": f"random-feature FD (untrained 3-D conv net, weak evidence) = {v:.3f} [N={len(real)}/{len(fake)}]"}
         pr, pf = proxies.clip_params(real), proxies.clip_params(fake)
         d, dn = proxies.param_w1(pr, pf), proxies.param_w1(pr, pf, normalize=True)
+        if not dn:
+            raise ValueError(f"metric {name!r}: no recovered parameter varies across the {len(real)} real clips; "
+                             "use more clips (max_real) or a dataset with varied content")
         v = float(np.mean(list(dn.values())))
+        const = [k for k in d if k not in dn]
         return {"metric": name, "value": v, "per_param": d, "per_param_normalized": dn, **info,
                 "label": f"pixel-parameter W1 / real std, mean over {len(dn)} parameters = {v:.3f} ({T} frames; "
-                         f"not FVD); raw W1: " + ", ".join(f"{k}={x:.4f}" for k, x in d.items())}
+                         f"not FVD{'; constant in the real clips, left out: ' + ', '.join(const) if const else ''}); "
+                         f"raw W1: " + ", ".join(f"{k}={x:.4f}" for k, x in d.items())}
     if not _is_generator(G):
         raise ValueError(f"metric {name!r} needs an svlib Generator (it renders one long / continuous video)")
     frames_at = proxies.generator_time_fn(G, seed=seed, t_max=float(drift_length), device=device)

@@ -102,7 +102,8 @@ def param_distance(real_clips, fake_clips, normalize: bool = False, **kw) -> dic
 
     Units: pixels/frame (speed, accel), frames (period), fractions (size, colours, brightness).
     normalize=True divides each by the real parameter's standard deviation, so parameters in different units
-    can be averaged (1 ≈ off by one real-data spread).
+    can be averaged (1 ≈ off by one real-data spread); parameters the real clips do not vary in (a dataset without
+    periodic motion, one colour for every object) have no spread to divide by and are left out.
     """
     return param_w1(clip_params(real_clips, **kw), clip_params(fake_clips, **kw), normalize)
 
@@ -111,7 +112,8 @@ def param_w1(real_params: dict, fake_params: dict, normalize: bool = False) -> d
     """`param_distance` on parameters already recovered by `clip_params` (recover once, compare several ways)."""
     d = {k: float(wasserstein_distance(real_params[k], fake_params[k])) for k in PARAM_NAMES}
     if normalize:
-        d = {k: v / max(float(real_params[k].std()), 1e-6) for k, v in d.items()}
+        spread = {k: float(real_params[k].std()) for k in d}
+        d = {k: v / spread[k] for k, v in d.items() if spread[k] > 1e-8}
     return d
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 import svlib
-from svlib.checkpoint import load_generator
+from svlib.checkpoint import load_checkpoint, load_generator
 from svlib.datasets import open_dataset
 from svlib.metrics.fvd import calc_metrics, generate_clips
 from svlib.metrics.i3d import load_i3d
@@ -136,7 +136,9 @@ def main() -> None:
     if a.out:
         keep = lambda r: {k: v for k, v in r.items() if isinstance(v, (int, float, str, bool, dict))}
         with open(a.out, "w") as f:
-            json.dump({"ckpt": a.ckpt, "data": a.data, "n": a.n, "n_proxy": a.n_proxy, "rows": rows,
+            state = load_checkpoint(a.ckpt).get("state", {})  # training step and wall time of the export
+            json.dump({"ckpt": a.ckpt, "data": a.data, "n": a.n, "n_proxy": a.n_proxy, "seed": a.seed,
+                       "step": state.get("step"), "train_seconds": state.get("wall_time"), "rows": rows,
                        "full": {k: {m: keep(r) for m, r in v.items()} for k, v in full.items()}}, f, indent=2)
 
 

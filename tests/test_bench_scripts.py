@@ -18,7 +18,9 @@ def test_learning_evidence_rows(tmp_path):
                         "--diagnose", "--device", "cpu", "--out", str(out)],
                        capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    rows = json.loads(out.read_text())["rows"]
+    res = json.loads(out.read_text())
+    assert res["step"] == 16_791 and res["seed"] == 0 and res["n_proxy"] == 4   # the shipped run's last step
+    rows = res["rows"]
     assert list(rows) == ["trained G", "untrained G", "still first frames", "trained G held still", "other real clips"]
     # no motion at all: the two still rows are equally far from the real motion, whatever their content
     assert rows["still first frames"]["W1/σ motion"] == rows["trained G held still"]["W1/σ motion"]

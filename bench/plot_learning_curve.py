@@ -48,11 +48,15 @@ def main() -> None:
         ax.plot(steps, [np.mean(curve[s]) for s in steps], "o-", color="C0", label="trained G (mean over seeds)")
         for s in steps:
             ax.plot([s] * len(curve[s]), curve[s], ".", color="C0", alpha=0.5)
+        log = key != "W1/σ motion"
         for i, (name, v) in enumerate(sorted(base.items())):
-            ax.axhspan(min(v), max(v) if max(v) > min(v) else min(v) * 1.002, color=f"C{i + 1}", alpha=0.35, label=name)
+            if log and min(v) <= 0:  # an unbiased KVD of the floor can be < 0: no place on a log axis
+                continue
+            lo, hi = min(v), max(v)
+            ax.axhspan(lo, hi if hi > lo else lo * 1.002 + 1e-9, color=f"C{i + 1}", alpha=0.35, label=name)
         ax.set_title(f"{title}, N = {next(iter(ns))}", fontsize=10)
         ax.set_xlabel("training step (batch 8)")
-        if key != "W1/σ motion":
+        if log:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)

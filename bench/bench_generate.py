@@ -20,16 +20,14 @@ from pathlib import Path
 CHILD = r"""
 import json, resource, sys, time, torch, svlib
 from svlib.checkpoint import load_generator
-from svlib.generate import frame_times, generate_to_file, iter_chunks, seed_latents
+from svlib.generate import generate_to_file, iter_video
 from svlib.utils import quantize
 ckpt, out, n, chunk = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 dev = svlib.default_device()
 t0 = time.time()
-if out == "none":  # the generator alone: same chunks, quantized and moved to the CPU, then dropped
+if out == "none":  # the generator alone: generate_to_file's chunks, quantized and moved to the CPU, then dropped
     G, _ = load_generator(ckpt, device=dev)
-    t = frame_times(n)
-    z, mz = seed_latents(G, [0], float(t[-1]))
-    for x in iter_chunks(G, G.mapping(z), t, mz, chunk_size=chunk):
+    for x in iter_video(G, n, chunk_size=chunk):
         quantize(x).cpu()
 else:
     generate_to_file(ckpt, out, seconds=n / 25, fps=25, chunk_size=chunk, device=dev, progress=False)

@@ -185,6 +185,19 @@ def upsample_fps(G: Generator, num_frames: int, factor: int, *, fps_factor: floa
 
 
 @torch.no_grad()
+def iter_video(G: Generator, num_frames: int, *, fps_factor: float = 1.0, offset: float = 0.0, seed: int = 0,
+               num_videos: int = 1, truncation_psi: float = 1.0, chunk_size: int = 128, progress: bool = False
+               ) -> Iterator[torch.Tensor]:
+    """The streaming form of `generate_frames`: chunks [N, chunk, C, H, W] on G's device, memory flat in num_frames.
+
+    Not a generator function: bad arguments raise here, before a caller opens its output."""
+    t = frame_times(num_frames, fps_factor, offset)
+    z, mz = seed_latents(G, range(seed, seed + num_videos), float(t[-1]))
+    with torch.no_grad():
+        w = G.mapping(z, truncation_psi=truncation_psi)
+    return iter_chunks(G, w, t, mz, chunk_size=chunk_size, progress=progress)
+
+
 def generate_to_file(ckpt, out, *, seconds: float = 4.0, fps: float = 25.0, data_fps: float | None = None,
                      offset: float = 0.0, seed: int = 0, num_videos: int = 1, truncation_psi: float = 1.0,
                      chunk_size: int = 128, device=None, progress: bool = True):
@@ -204,16 +217,14 @@ def generate_to_file(ckpt, out, *, seconds: float = 4.0, fps: float = 25.0, data
     if n < 1:
         raise ValueError(f"--seconds {seconds} at --fps {fps} gives no frames")
     G, _ = load_generator(ckpt, device=device or default_device())
-    fps_factor = fps / (data_fps or fps)
-    t = frame_times(n, fps_factor, offset)
-    z, mz = seed_latents(G, range(seed, seed + num_videos), float(t[-1]))
-    w = G.mapping(z, truncation_psi=truncation_psi)
+    chunks = iter_video(G, n, fps_factor=fps / (data_fps or fps), offset=offset, seed=seed, num_videos=num_videos,
+                        truncation_psi=truncation_psi, chunk_size=chunk_size, progress=progress)
     out = Path(out)
     to_file = out.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm", ".avi")
     writer = VideoWriter(out, fps=fps) if to_file else None
     done = 0
     try:
-        for x in iter_chunks(G, w, t, mz, chunk_size=chunk_size, progress=progress):  # [N, chunk, C, H, W]
+        for x in chunks:                                                                # [N, chunk, C, H, W]
             frames = video_grid(x.cpu())                                                # [chunk, H', W', 3]
             if writer is not None:
                 writer.write(frames)

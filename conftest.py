@@ -1,4 +1,5 @@
 """pytest runs the book in its fast profile unless told otherwise (the notebooks read SVLIB_PROFILE)."""
+
 import os
 
 os.environ.setdefault("SVLIB_PROFILE", "fast")

@@ -5,6 +5,7 @@ cfg.D.holistic=False (the same F frames per clip, judged one by one). Median of 
 
     python bench/bench_model.py --preset cpu --batch 8 --runs 5
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,12 +34,16 @@ class Step:
         G, D = build_models(cfg)
         self.G, self.D = G.to(device).train(), D.to(device).train()
         self.cfg, self.batch, self.device, self.dtype = cfg, batch, device, amp_dtype(device, amp)
-        self.gaps = torch.arange(cfg.sampling.num_frames, dtype=torch.float32) * 3  # integer gaps < max_time_gap
+        self.gaps = (
+            torch.arange(cfg.sampling.num_frames, dtype=torch.float32) * 3
+        )  # integer gaps < max_time_gap
         self.times: list[float] = []
 
     def __call__(self, record: bool = True):
         z = torch.randn(self.batch, self.cfg.G.z_dim, device=self.device)
-        t = (torch.rand(self.batch, 1) * 100 + self.gaps).to(self.device)  # fractional offsets, as fake clips
+        t = (torch.rand(self.batch, 1) * 100 + self.gaps).to(
+            self.device
+        )  # fractional offsets, as fake clips
         _sync(self.device)
         t0 = time.perf_counter()
         with autocast(self.device, self.dtype):
@@ -53,6 +58,7 @@ class Step:
     def flops(self) -> int:
         """FLOPs of one step (forward + backward) counted by torch's FlopCounterMode: load-independent."""
         from torch.utils.flop_counter import FlopCounterMode
+
         with FlopCounterMode(display=False) as fc:
             self(record=False)
         return fc.get_total_flops()
@@ -65,12 +71,18 @@ class Step:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="cpu", choices=["cpu", "colab", "paper256", "paper1024"])
-    p.add_argument("--batch", type=int, default=None, help="videos per step (default: the preset's batch size)")
+    p.add_argument(
+        "--batch", type=int, default=None, help="videos per step (default: the preset's batch size)"
+    )
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
-    p.add_argument("--flops-only", action="store_true", help="count FLOPs once, skip the timing (large presets on CPU)")
+    p.add_argument(
+        "--flops-only",
+        action="store_true",
+        help="count FLOPs once, skip the timing (large presets on CPU)",
+    )
     a = p.parse_args(argv)
     device = default_device() if a.device == "auto" else torch.device(a.device)
     cfg = get_preset(a.preset)
@@ -81,24 +93,34 @@ def main(argv=None):
     for name in ("paper256", a.preset):
         c = get_preset(name)
         G, D = build_models(c)
-        print(f"params {name}: G {count_params(G):,} (motion {count_params(G.motion):,})  D {count_params(D):,}")
+        print(
+            f"params {name}: G {count_params(G):,} (motion {count_params(G.motion):,})  D {count_params(D):,}"
+        )
         del G, D
-    print(f"device {device}, amp {a.amp}, preset {a.preset}, {cfg.G.resolution}², batch {batch} videos × "
-          f"F={cfg.sampling.num_frames}, median of {a.runs} alternating runs after {a.warmup} warmup")
+    print(
+        f"device {device}, amp {a.amp}, preset {a.preset}, {cfg.G.resolution}², batch {batch} videos × "
+        f"F={cfg.sampling.num_frames}, median of {a.runs} alternating runs after {a.warmup} warmup"
+    )
     steps = {"v": Step(cfg, batch, device, a.amp), "2": Step(base, batch, device, a.amp)}
     if a.flops_only:
         fv, fs = steps["v"].flops(), steps["2"].flops()
-        print(f"FLOPs/step : StyleGAN-V {fv / 1e9:.2f} G, StyleGAN2 {fs / 1e9:.2f} G, ratio {fv / fs:.3f}")
+        print(
+            f"FLOPs/step : StyleGAN-V {fv / 1e9:.2f} G, StyleGAN2 {fs / 1e9:.2f} G, ratio {fv / fs:.3f}"
+        )
         return
     for _ in range(a.warmup):
         for st in steps.values():
             st(record=False)
-    for _ in range(a.runs):  # alternate the two models so load drift on a shared machine hits both alike
+    for _ in range(
+        a.runs
+    ):  # alternate the two models so load drift on a shared machine hits both alike
         for st in steps.values():
             st()
     tv, ts = steps["v"].median, steps["2"].median
     fv, fs = steps["v"].flops(), steps["2"].flops()
-    print(f"FLOPs/step : StyleGAN-V {fv / 1e9:.2f} G, StyleGAN2 {fs / 1e9:.2f} G, ratio {fv / fs:.3f}")
+    print(
+        f"FLOPs/step : StyleGAN-V {fv / 1e9:.2f} G, StyleGAN2 {fs / 1e9:.2f} G, ratio {fv / fs:.3f}"
+    )
     print(f"StyleGAN-V : {tv * 1e3:8.1f} ms/step  {tv / batch * 1e3:7.2f} ms/video")
     print(f"StyleGAN2  : {ts * 1e3:8.1f} ms/step  {ts / batch * 1e3:7.2f} ms/video")
     print(f"ratio StyleGAN-V / StyleGAN2 = {tv / ts:.3f}")

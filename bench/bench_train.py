@@ -7,6 +7,7 @@ thousand frames shown to D, for a preset on the best available device.
 
 The first --warmup steps are excluded (allocator, cuDNN autotuning, compilation).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,9 @@ from svlib.training import train
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--preset", default="cpu")
     ap.add_argument("--data", default="synthetic:shapes?n=512")
     ap.add_argument("--batch", type=int, help="override the preset's batch")
@@ -43,10 +46,14 @@ def main() -> None:
     timed = [r for r in logs if r["step"] > a.warmup]
     sec = sum(r["sec_per_step"] for r in timed) / len(timed)
     frames = t.batch_size * cfg.sampling.num_frames
-    print(f"preset {a.preset} {cfg.G.resolution}² batch {t.batch_size}×{cfg.sampling.num_frames} frames, "
-          f"device {svlib.default_device() if a.device is None else a.device}, amp {t.amp}, compile {t.compile}")
-    print(f"{sec:.3f} s/step  {t.batch_size / sec:.2f} videos/s  {sec * 1000 / frames:.1f} s per 1000 frames "
-          f"(median over {len(timed)} log windows of {a.warmup} steps)")
+    print(
+        f"preset {a.preset} {cfg.G.resolution}² batch {t.batch_size}×{cfg.sampling.num_frames} frames, "
+        f"device {svlib.default_device() if a.device is None else a.device}, amp {t.amp}, compile {t.compile}"
+    )
+    print(
+        f"{sec:.3f} s/step  {t.batch_size / sec:.2f} videos/s  {sec * 1000 / frames:.1f} s per 1000 frames "
+        f"(median over {len(timed)} log windows of {a.warmup} steps)"
+    )
 
 
 if __name__ == "__main__":

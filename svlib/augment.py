@@ -16,6 +16,7 @@ R1 through the pipe needs the derivative of grid_sample's input-gradient; CUDA's
 has none, so `grid_sample2` below supplies it (the same code on every device, so CPU tests cover it).
 Clips whose drawn transform is the identity, and the whole batch when p = 0, pass through untouched.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,9 +54,13 @@ class _GridSampleT(torch.autograd.Function):
         ctx.save_for_backward(grid)
         ctx.conf = (mode, padding_mode)
         shape, dtype = x_meta
-        with torch.enable_grad():  # Sᵀ gy as the vector-Jacobian product of S at any x (S is linear)
+        with (
+            torch.enable_grad()
+        ):  # Sᵀ gy as the vector-Jacobian product of S at any x (S is linear)
             x0 = torch.zeros(shape, dtype=gy.dtype, device=gy.device, requires_grad=True)
-            y = F.grid_sample(x0, grid.to(gy.dtype), mode=mode, padding_mode=padding_mode, align_corners=False)
+            y = F.grid_sample(
+                x0, grid.to(gy.dtype), mode=mode, padding_mode=padding_mode, align_corners=False
+            )
             (gx,) = torch.autograd.grad(y, x0, gy)
         return gx.to(dtype)
 
@@ -65,8 +70,9 @@ class _GridSampleT(torch.autograd.Function):
         return _GridSample.apply(ggx, grid, *ctx.conf), None, None, None, None
 
 
-def grid_sample2(x: torch.Tensor, grid: torch.Tensor, mode: str = "bilinear",
-                 padding_mode: str = "reflection") -> torch.Tensor:
+def grid_sample2(
+    x: torch.Tensor, grid: torch.Tensor, mode: str = "bilinear", padding_mode: str = "reflection"
+) -> torch.Tensor:
     """`F.grid_sample` (align_corners=False) that is differentiable twice w.r.t. x on every device.
 
     The grid gets no gradient (augmentation parameters are not learned).
@@ -78,8 +84,15 @@ def grid_sample2(x: torch.Tensor, grid: torch.Tensor, mode: str = "bilinear",
 
 def _mat(rows, ref):  # rows: nested lists of [B] tensors / floats -> [B, n, n]
     b = ref.shape[0]
-    return torch.stack([torch.stack([torch.as_tensor(v, dtype=ref.dtype, device=ref.device).expand(b)
-                                     for v in row], -1) for row in rows], -2)
+    return torch.stack(
+        [
+            torch.stack(
+                [torch.as_tensor(v, dtype=ref.dtype, device=ref.device).expand(b) for v in row], -1
+            )
+            for row in rows
+        ],
+        -2,
+    )
 
 
 def _translate2d(tx, ty):
@@ -100,7 +113,9 @@ def _lowpass(taps: int = 12, beta: float = 4.0) -> torch.Tensor:
 
     Its even and odd taps each sum to 1/2, so zero-insertion upsampling keeps flat areas flat."""
     n = torch.arange(taps, dtype=torch.float64) - (taps - 1) / 2
-    h = torch.sinc(n / 2) * torch.kaiser_window(taps, periodic=False, beta=beta, dtype=torch.float64)
+    h = torch.sinc(n / 2) * torch.kaiser_window(
+        taps, periodic=False, beta=beta, dtype=torch.float64
+    )
     return (h / h.sum()).float()
 
 
@@ -114,7 +129,9 @@ def _upsample2x(x, h):
     """[N, K, H, W] -> [N, K, 2H, 2W]; output pixel j sits at input position j/2 − 1/4."""
     p = h.numel() // 4
     for dim in (-1, -2):  # symmetric padding (edge repeated), as grid_sample's reflection mode
-        x = torch.cat([x.narrow(dim, 0, p).flip(dim), x, x.narrow(dim, x.shape[dim] - p, p).flip(dim)], dim)
+        x = torch.cat(
+            [x.narrow(dim, 0, p).flip(dim), x, x.narrow(dim, x.shape[dim] - p, p).flip(dim)], dim
+        )
     for dim in (-1, -2):  # zero insertion then lowpass (gain 2) along each axis
         x = torch.stack([x, torch.zeros_like(x)], dim=dim)
         x = x.flatten(-2) if dim == -1 else x.flatten(-3, -2)
@@ -126,13 +143,15 @@ def _upsample2x(x, h):
 def _grid(G, H, W, up: int, margin: int):
     """Sampling grid [n, H', W', 2] for output pixels of a (up×)-resolution raster with `margin`
     extra pixels each side, mapped through G [n, 3, 3] (centred pixel units) to grid_sample coords."""
+
     def axis(size):  # centred original-pixel coordinates of the output raster
         j = torch.arange(-margin, up * size + margin, device=G.device, dtype=G.dtype)
         return (j + 0.5) / up - size / 2
+
     ys, xs = torch.meshgrid(axis(H), axis(W), indexing="ij")
-    pts = torch.stack([xs, ys, torch.ones_like(xs)], -1).view(-1, 3)           # [P, 3]
-    src = torch.einsum("nij,pj->npi", G[:, :2, :], pts)                          # [n, P, 2]
-    src = src * torch.tensor([2 / W, 2 / H], device=G.device, dtype=G.dtype)   # align_corners=False
+    pts = torch.stack([xs, ys, torch.ones_like(xs)], -1).view(-1, 3)  # [P, 3]
+    src = torch.einsum("nij,pj->npi", G[:, :2, :], pts)  # [n, P, 2]
+    src = src * torch.tensor([2 / W, 2 / H], device=G.device, dtype=G.dtype)  # align_corners=False
     return src.view(G.shape[0], ys.shape[0], ys.shape[1], 2)
 
 
@@ -141,19 +160,60 @@ class AugmentPipe(nn.Module):
 
     `p` (buffer, 0-dim) is the per-op probability; set it directly or let `AdaController` tune it."""
 
-    def __init__(self, xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1,
-                 brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1,
-                 xint_max=0.125, scale_std=0.2, rotate_max=1, aniso_std=0.2, xfrac_std=0.125,
-                 brightness_std=0.2, contrast_std=0.5, hue_max=1, saturation_std=1, p=0.0):
+    def __init__(
+        self,
+        xflip=1,
+        rotate90=1,
+        xint=1,
+        scale=1,
+        rotate=1,
+        aniso=1,
+        xfrac=1,
+        brightness=1,
+        contrast=1,
+        lumaflip=1,
+        hue=1,
+        saturation=1,
+        xint_max=0.125,
+        scale_std=0.2,
+        rotate_max=1,
+        aniso_std=0.2,
+        xfrac_std=0.125,
+        brightness_std=0.2,
+        contrast_std=0.5,
+        hue_max=1,
+        saturation_std=1,
+        p=0.0,
+    ):
         super().__init__()
-        self.strength = dict(xflip=xflip, rotate90=rotate90, xint=xint, scale=scale, rotate=rotate,
-                             aniso=aniso, xfrac=xfrac, brightness=brightness, contrast=contrast,
-                             lumaflip=lumaflip, hue=hue, saturation=saturation)
+        self.strength = dict(
+            xflip=xflip,
+            rotate90=rotate90,
+            xint=xint,
+            scale=scale,
+            rotate=rotate,
+            aniso=aniso,
+            xfrac=xfrac,
+            brightness=brightness,
+            contrast=contrast,
+            lumaflip=lumaflip,
+            hue=hue,
+            saturation=saturation,
+        )
         for k, v in self.strength.items():
             if not 0 <= float(v):
                 raise ValueError(f"AugmentPipe: strength {k}={v} must be >= 0")
-        self.xint_max, self.scale_std, self.rotate_max, self.aniso_std = xint_max, scale_std, rotate_max, aniso_std
-        self.xfrac_std, self.brightness_std, self.contrast_std = xfrac_std, brightness_std, contrast_std
+        self.xint_max, self.scale_std, self.rotate_max, self.aniso_std = (
+            xint_max,
+            scale_std,
+            rotate_max,
+            aniso_std,
+        )
+        self.xfrac_std, self.brightness_std, self.contrast_std = (
+            xfrac_std,
+            brightness_std,
+            contrast_std,
+        )
         self.hue_max, self.saturation_std = hue_max, saturation_std
         if not 0 <= p <= 1:
             raise ValueError(f"AugmentPipe: p={p} must be in [0, 1]")
@@ -161,7 +221,7 @@ class AugmentPipe(nn.Module):
         self.register_buffer("lowpass", _lowpass(), persistent=False)
 
     @classmethod
-    def from_spec(cls, spec: str = "bgc", disable=(), **kwargs) -> "AugmentPipe":
+    def from_spec(cls, spec: str = "bgc", disable=(), **kwargs) -> AugmentPipe:
         """A named ADA pipe ('b', 'bg', 'bgc', 'c'), minus the ops in `disable` (e.g. ('rotate90',)
         for small datasets, where rotations can leak into the generator at high p)."""
         if spec not in PIPE_SPECS:
@@ -184,9 +244,13 @@ class AugmentPipe(nn.Module):
         randn = lambda *s: torch.randn(s, generator=generator, device=dev)
         p, st = self.p.to(dev), self.strength
 
-        def gate(name, value, neutral, prob=None):  # per clip: value with prob strength·p, else neutral
+        def gate(
+            name, value, neutral, prob=None
+        ):  # per clip: value with prob strength·p, else neutral
             keep = rand(B) < (st[name] * p if prob is None else prob)
-            return torch.where(keep.view(-1, *[1] * (value.ndim - 1)), value, torch.full_like(value, neutral))
+            return torch.where(
+                keep.view(-1, *[1] * (value.ndim - 1)), value, torch.full_like(value, neutral)
+            )
 
         G = torch.eye(3, device=dev).repeat(B, 1, 1)
         if st["xflip"]:
@@ -194,7 +258,7 @@ class AugmentPipe(nn.Module):
             G = G @ _scale2d(1 - 2 * i, torch.ones_like(i))
         if st["rotate90"]:  # exact cos/sin so these stay whole-pixel moves
             i = gate("rotate90", torch.floor(rand(B) * 4), 0).long()
-            cs = torch.tensor([[1., 0.], [0., 1.], [-1., 0.], [0., -1.]], device=dev)[i]
+            cs = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]], device=dev)[i]
             G = G @ _rotate2d(None, cs[:, 0], cs[:, 1])
         if st["xint"]:
             t = gate("xint", (rand(B, 2) * 2 - 1) * self.xint_max, 0)
@@ -205,21 +269,27 @@ class AugmentPipe(nn.Module):
         # rotation is split around the anisotropic scale; P(pre or post) = strength·p
         p_rot = 1 - torch.sqrt((1 - st["rotate"] * p).clamp(0, 1))
         if st["rotate"]:
-            G = G @ _rotate2d(-gate("rotate", (rand(B) * 2 - 1) * math.pi * self.rotate_max, 0, p_rot))
+            G = G @ _rotate2d(
+                -gate("rotate", (rand(B) * 2 - 1) * math.pi * self.rotate_max, 0, p_rot)
+            )
         if st["aniso"]:
             s = gate("aniso", torch.exp2(randn(B) * self.aniso_std), 1)
             G = G @ _scale2d(s, 1 / s)
         if st["rotate"]:
-            G = G @ _rotate2d(-gate("rotate", (rand(B) * 2 - 1) * math.pi * self.rotate_max, 0, p_rot))
+            G = G @ _rotate2d(
+                -gate("rotate", (rand(B) * 2 - 1) * math.pi * self.rotate_max, 0, p_rot)
+            )
         if st["xfrac"]:
             t = gate("xfrac", randn(B, 2) * self.xfrac_std, 0)
             G = G @ _translate2d(t[:, 0] * W, t[:, 1] * H)
 
         I4 = torch.eye(4, device=dev)
         Cm = I4.repeat(B, 1, 1)
-        v = torch.tensor([1., 1., 1., 0.], device=dev) / math.sqrt(3)  # luma axis (homogeneous RGB)
+        v = torch.tensor([1.0, 1.0, 1.0, 0.0], device=dev) / math.sqrt(
+            3
+        )  # luma axis (homogeneous RGB)
         vv = torch.outer(v, v)
-        E = torch.diag(torch.tensor([1., 1., 1., 0.], device=dev))  # the RGB block of I4
+        E = torch.diag(torch.tensor([1.0, 1.0, 1.0, 0.0], device=dev))  # the RGB block of I4
         P = E - vv  # projector onto the chroma plane
         if st["brightness"]:
             b = gate("brightness", randn(B) * self.brightness_std, 0)
@@ -252,25 +322,37 @@ class AugmentPipe(nn.Module):
             return x
         B, Fn, C, H, W = x.shape
         G, Cm = self.sample_params(B, H, W, generator, x.device)
-        wdt = torch.promote_types(x.dtype, torch.float32)  # fp32 math for half inputs; fp64 stays fp64
+        wdt = torch.promote_types(
+            x.dtype, torch.float32
+        )  # fp32 math for half inputs; fp64 stays fp64
         G, Cm = G.to(x.device, wdt), Cm.to(x.device, wdt)
         with torch.autocast(x.device.type, enabled=False):
             y = x.to(wdt).reshape(B, Fn * C, H, W)  # frames stacked as channels: one warp per clip
             eye3 = torch.eye(3, device=x.device, dtype=wdt)
             moved = (G - eye3).abs().flatten(1).amax(1) > 1e-6
             whole = ((G[:, :2] - G[:, :2].round()).abs().flatten(1).amax(1) < 1e-6) & moved
-            for sel, warp in ((whole, self._warp_whole_pixels), (moved & ~whole, self._warp_resampled)):
+            for sel, warp in (
+                (whole, self._warp_whole_pixels),
+                (moved & ~whole, self._warp_resampled),
+            ):
                 idx = sel.nonzero()[:, 0]
                 if len(idx):
                     y = y.index_copy(0, idx, warp(y.index_select(0, idx), G.index_select(0, idx)))
             y = y.view(B, Fn, C, H * W)
-            idx = ((Cm[:, :3] - torch.eye(4, device=x.device, dtype=wdt)[:3]).abs().flatten(1).amax(1) > 1e-6).nonzero()[:, 0]
+            idx = (
+                (Cm[:, :3] - torch.eye(4, device=x.device, dtype=wdt)[:3]).abs().flatten(1).amax(1)
+                > 1e-6
+            ).nonzero()[:, 0]
             if len(idx):
-                y = y.index_copy(0, idx, self._recolor(y.index_select(0, idx), Cm.index_select(0, idx)))
+                y = y.index_copy(
+                    0, idx, self._recolor(y.index_select(0, idx), Cm.index_select(0, idx))
+                )
         return y.view(B, Fn, C, H, W).to(x.dtype)
 
     @staticmethod
-    def _warp_whole_pixels(x, G):  # x [n, K, H, W]; flips/90° turns/integer shifts: a lossless fetch
+    def _warp_whole_pixels(
+        x, G
+    ):  # x [n, K, H, W]; flips/90° turns/integer shifts: a lossless fetch
         grid = _grid(G, x.shape[2], x.shape[3], up=1, margin=0)
         return grid_sample2(x, grid, mode="nearest")
 
@@ -289,7 +371,9 @@ class AugmentPipe(nn.Module):
         if C == 1:  # ADA's grey rule: average the RGB rows
             m = Cm[:, :3].mean(1)  # [n, 4]
             return x * m[:, None, None, :3].sum(-1, keepdim=True) + m[:, None, None, 3:]
-        raise ValueError(f"AugmentPipe: colour ops need 1 or 3 channels, got C={C} (set colour strengths to 0)")
+        raise ValueError(
+            f"AugmentPipe: colour ops need 1 or 3 channels, got C={C} (set colour strengths to 0)"
+        )
 
 
 class AdaController:
@@ -297,14 +381,30 @@ class AdaController:
 
     Call `update(logits_real)` once per D step; `batch_size` counts videos over all processes."""
 
-    def __init__(self, pipe: AugmentPipe, batch_size: int, target: float = 0.6, interval: int = 4,
-                 kimg: float = 100.0):
+    def __init__(
+        self,
+        pipe: AugmentPipe,
+        batch_size: int,
+        target: float = 0.6,
+        interval: int = 4,
+        kimg: float = 100.0,
+    ):
         if batch_size <= 0 or interval <= 0 or kimg <= 0:
             raise ValueError("AdaController: batch_size, interval and kimg must be positive")
-        self.pipe, self.batch_size, self.target, self.interval, self.kimg = pipe, batch_size, target, interval, kimg
-        self.stats = torch.zeros(2, device=pipe.p.device)  # [sum of signs, count] since the last adjustment
+        self.pipe, self.batch_size, self.target, self.interval, self.kimg = (
+            pipe,
+            batch_size,
+            target,
+            interval,
+            kimg,
+        )
+        self.stats = torch.zeros(
+            2, device=pipe.p.device
+        )  # [sum of signs, count] since the last adjustment
         self.steps = 0
-        self.last_rt = torch.full([], float("nan"), device=pipe.p.device)  # r_t of the last adjustment
+        self.last_rt = torch.full(
+            [], float("nan"), device=pipe.p.device
+        )  # r_t of the last adjustment
 
     @property
     def rt(self) -> float:
@@ -313,7 +413,9 @@ class AdaController:
     @torch.no_grad()
     def update(self, logits_real: torch.Tensor) -> None:
         s = logits_real.detach().float().sign()
-        self.stats = self.stats.to(s.device) + torch.stack([s.sum(), torch.tensor(float(s.numel()), device=s.device)])
+        self.stats = self.stats.to(s.device) + torch.stack(
+            [s.sum(), torch.tensor(float(s.numel()), device=s.device)]
+        )
         self.steps += 1
         if self.steps % self.interval:
             return
@@ -321,14 +423,22 @@ class AdaController:
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.all_reduce(stats)
         self.last_rt = stats[0] / stats[1].clamp(min=1)
-        adjust = torch.sign(self.last_rt - self.target) * (self.batch_size * self.interval) / (self.kimg * 1000)
+        adjust = (
+            torch.sign(self.last_rt - self.target)
+            * (self.batch_size * self.interval)
+            / (self.kimg * 1000)
+        )
         p = self.pipe.p
         p.copy_((p + adjust.to(p.device)).clamp(0, 1))
         self.stats = torch.zeros_like(self.stats)
 
     def state_dict(self) -> dict:
-        return {"p": self.pipe.p.detach().cpu(), "stats": self.stats.detach().cpu(), "steps": self.steps,
-                "last_rt": self.last_rt.detach().cpu()}
+        return {
+            "p": self.pipe.p.detach().cpu(),
+            "stats": self.stats.detach().cpu(),
+            "steps": self.steps,
+            "last_rt": self.last_rt.detach().cpu(),
+        }
 
     def load_state_dict(self, sd: dict) -> None:
         self.pipe.p.copy_(sd["p"])

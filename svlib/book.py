@@ -1,4 +1,5 @@
 """Conveniences for the book's notebooks: profile-dependent sizes, the shipped checkpoint, checks."""
+
 from __future__ import annotations
 
 import sys
@@ -35,8 +36,12 @@ def setup(seed: int = 0, quiet: bool = False) -> BookEnv:
     env = BookEnv(profile(), default_device(), "google.colab" in sys.modules)
     try:
         import matplotlib as mpl
-        mpl.rcParams.update({"figure.dpi": 90, "axes.spines.top": False, "axes.spines.right": False})
+
+        mpl.rcParams.update(
+            {"figure.dpi": 90, "axes.spines.top": False, "axes.spines.right": False}
+        )
         from .viz import ensure_ffmpeg
+
         ensure_ffmpeg()
     except ImportError:  # plotting extras not installed: svlib itself still works
         pass
@@ -47,17 +52,23 @@ def setup(seed: int = 0, quiet: bool = False) -> BookEnv:
         torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
     if not quiet:
         from . import __version__
-        print(f"svlib {__version__} | torch {torch.__version__} | device {env.device} | profile {env.profile}"
-              + (" | Colab" if env.on_colab else ""))
+
+        print(
+            f"svlib {__version__} | torch {torch.__version__} | device {env.device} | profile {env.profile}"
+            + (" | Colab" if env.on_colab else "")
+        )
     return env
 
 
 def load_pretrained(device=None):
     """The small generator shipped with svlib (32², trained on `synthetic:shapes`): (G_ema, config)."""
     from .checkpoint import load_generator
+
     if not PRETRAINED.is_file():
-        raise FileNotFoundError(f"the shipped checkpoint {PRETRAINED} is missing; reinstall svlib or train one "
-                                f"with the command in {ASSETS / 'README.md'}")
+        raise FileNotFoundError(
+            f"the shipped checkpoint {PRETRAINED} is missing; reinstall svlib or train one "
+            f"with the command in {ASSETS / 'README.md'}"
+        )
     return load_generator(PRETRAINED, device=device)
 
 

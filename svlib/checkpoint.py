@@ -3,6 +3,7 @@
 Written atomically (temporary file in the same folder, fsync, rename), so a run killed mid-write
 leaves the previous checkpoint intact.
 """
+
 from __future__ import annotations
 
 import glob
@@ -43,7 +44,9 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load_checkpoint(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
     """Load and validate an svlib checkpoint. Raises `CheckpointError` naming the file when it is unusable."""
     path = Path(path)
     if not path.is_file():
@@ -51,13 +54,17 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated zip, pickle with code, random bytes...
-        raise CheckpointError(f"cannot read checkpoint {path} (truncated or not a weights-only torch file): "
-                              f"{type(e).__name__}: {str(e)[:200]}") from e
+        raise CheckpointError(
+            f"cannot read checkpoint {path} (truncated or not a weights-only torch file): "
+            f"{type(e).__name__}: {str(e)[:200]}"
+        ) from e
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an svlib checkpoint (no '{FORMAT}' format tag)")
     if data.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{path} has format version {data['format_version']}, newer than this svlib "
-                              f"({FORMAT_VERSION}); upgrade svlib")
+        raise CheckpointError(
+            f"{path} has format version {data['format_version']}, newer than this svlib "
+            f"({FORMAT_VERSION}); upgrade svlib"
+        )
     for key in ("config", "G_ema"):
         if key not in data:
             raise CheckpointError(f"{path} lacks the '{key}' entry")
@@ -71,7 +78,9 @@ def list_snapshots(run_dir: str | os.PathLike) -> list[Path]:
     return sorted(files, key=lambda p: int(_SNAPSHOT.search(p.name).group(1)))
 
 
-def latest_checkpoint(run_dir: str | os.PathLike, map_location="cpu") -> tuple[Path, dict[str, Any]] | None:
+def latest_checkpoint(
+    run_dir: str | os.PathLike, map_location="cpu"
+) -> tuple[Path, dict[str, Any]] | None:
     """The newest readable snapshot of a run; unreadable newer ones are skipped with a warning naming them."""
     for path in reversed(list_snapshots(run_dir)):
         try:
@@ -88,10 +97,13 @@ def prune_snapshots(run_dir: str | os.PathLike, keep: int) -> None:
         p.unlink(missing_ok=True)
 
 
-def load_generator(path: str | os.PathLike, device: str | torch.device | None = None, ema: bool = True):
+def load_generator(
+    path: str | os.PathLike, device: str | torch.device | None = None, ema: bool = True
+):
     """Build the generator stored in a checkpoint (the EMA weights by default), in eval mode."""
     from .config import Config
     from .generator import Generator
+
     data = load_checkpoint(path)
     cfg = Config.from_dict(data["config"])
     G = Generator(cfg.G)
@@ -107,5 +119,7 @@ def export_generator(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     (no D, no optimisers). It loads with `load_generator` like any checkpoint."""
     data = load_checkpoint(src)
     keep = {k: data[k] for k in ("config", "G_ema", "state") if k in data}
-    keep["G_ema"] = {k: v.clone() for k, v in keep["G_ema"].items()}  # no views into a larger storage
+    keep["G_ema"] = {
+        k: v.clone() for k, v in keep["G_ema"].items()
+    }  # no views into a larger storage
     return save_checkpoint(dst, {**keep, "exported_from": str(Path(src).name)})

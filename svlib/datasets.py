@@ -10,6 +10,7 @@ video**, at any depth, named by its relative path. So `root/<video>/000000.png` 
 fixed depth-2 assumption caused "No videos found in the specified archive", issue #14).
 Frames are ordered by natural sort ("2.png" before "10.png"; zero-padded names sort the same).
 """
+
 from __future__ import annotations
 
 import io
@@ -36,6 +37,7 @@ def natural_key(name: str):
 
 class VideoDataset:
     """Base class: `len(ds)` videos, each a sequence of square uint8 RGB frames of size `resolution`."""
+
     name: str = "videos"
     resolution: int
 
@@ -79,7 +81,9 @@ class _FramesDataset(VideoDataset):
 
     def __init__(self, source: str, videos: list[tuple[str, list[str]]], resolution: int | None):
         if not videos:
-            raise ValueError(f"no videos found in {source}: expected <video>/<frame>.png|jpg directories")
+            raise ValueError(
+                f"no videos found in {source}: expected <video>/<frame>.png|jpg directories"
+            )
         self.source, self.videos = source, videos
         # Native size from the first frame of each video (header only). Without `resolution` all must be the
         # same square; with it each video is resized (short side + centre crop) and may differ from others.
@@ -87,13 +91,17 @@ class _FramesDataset(VideoDataset):
         if resolution is None:
             for (name, frames), size in zip(videos, self._sizes):
                 if size != self._sizes[0]:
-                    raise ValueError(f"mixed frame sizes in {source}: {self._key_name(frames[0])} is {size[0]}x{size[1]}, "
-                                     f"{self._key_name(videos[0][1][0])} is {self._sizes[0][0]}x{self._sizes[0][1]}; "
-                                     "pass resolution= to resize every video")
+                    raise ValueError(
+                        f"mixed frame sizes in {source}: {self._key_name(frames[0])} is {size[0]}x{size[1]}, "
+                        f"{self._key_name(videos[0][1][0])} is {self._sizes[0][0]}x{self._sizes[0][1]}; "
+                        "pass resolution= to resize every video"
+                    )
             w, h = self._sizes[0]
             if w != h:
-                raise ValueError(f"frames of {source} are {w}x{h}, not square; pass resolution= to resize and "
-                                 "centre-crop, or run `python -m svlib prepare`")
+                raise ValueError(
+                    f"frames of {source} are {w}x{h}, not square; pass resolution= to resize and "
+                    "centre-crop, or run `python -m svlib prepare`"
+                )
             resolution = w
         self.resolution = int(resolution)
 
@@ -123,8 +131,10 @@ class _FramesDataset(VideoDataset):
             except Exception as e:
                 raise ValueError(f"cannot read frame {self._key_name(key)}: {e}") from e
             if img.size != self._sizes[i]:
-                raise ValueError(f"mixed frame sizes: {self._key_name(key)} is {img.size[0]}x{img.size[1]}, but frame "
-                                 f"{self._key_name(self.videos[i][1][0])} is {self._sizes[i][0]}x{self._sizes[i][1]}")
+                raise ValueError(
+                    f"mixed frame sizes: {self._key_name(key)} is {img.size[0]}x{img.size[1]}, but frame "
+                    f"{self._key_name(self.videos[i][1][0])} is {self._sizes[i][0]}x{self._sizes[i][1]}"
+                )
             out[k] = np.asarray(resize_center_crop(img.convert("RGB"), self.resolution))
         return out
 
@@ -144,8 +154,12 @@ class FrameFolderDataset(_FramesDataset):
             frames = sorted((f for f in files if is_image_file(f)), key=natural_key)
             if frames:
                 rel = os.path.relpath(d, root)
-                videos.append((root.name if rel == "." else rel.replace(os.sep, "/"),
-                               [os.path.join(d, f) for f in frames]))
+                videos.append(
+                    (
+                        root.name if rel == "." else rel.replace(os.sep, "/"),
+                        [os.path.join(d, f) for f in frames],
+                    )
+                )
         super().__init__(str(root), sorted(videos, key=lambda v: natural_key(v[0])), resolution)
 
     def _open(self, key):
@@ -161,8 +175,11 @@ class ZipDataset(_FramesDataset):
             raise FileNotFoundError(f"dataset zip not found: {path}")
         try:
             with zipfile.ZipFile(path) as zf:
-                names = [n for n in zf.namelist() if not n.endswith("/") and is_image_file(n)
-                         and "__MACOSX" not in n]
+                names = [
+                    n
+                    for n in zf.namelist()
+                    if not n.endswith("/") and is_image_file(n) and "__MACOSX" not in n
+                ]
         except zipfile.BadZipFile as e:
             raise ValueError(f"not a valid zip file: {path} ({e})") from e
         self.path, self.name, self._zip, self._pid = path, path.stem, None, None
@@ -173,7 +190,9 @@ class ZipDataset(_FramesDataset):
         super().__init__(str(path), sorted(videos, key=lambda v: natural_key(v[0])), resolution)
 
     def _open(self, key):
-        if self._zip is None or self._pid != os.getpid():  # one handle per process (DataLoader workers fork)
+        if (
+            self._zip is None or self._pid != os.getpid()
+        ):  # one handle per process (DataLoader workers fork)
             self._zip, self._pid = zipfile.ZipFile(self.path), os.getpid()
         return Image.open(io.BytesIO(self._zip.read(key)))
 
@@ -193,27 +212,41 @@ class VideoFileDataset(VideoDataset):
     clips; convert big collections with `prepare_dataset` and use frame folders.
     """
 
-    def __init__(self, root, resolution: int | None = None, fps: float | None = None,
-                 cache_bytes: int = 2 << 30, strict: bool = True):
+    def __init__(
+        self,
+        root,
+        resolution: int | None = None,
+        fps: float | None = None,
+        cache_bytes: int = 2 << 30,
+        strict: bool = True,
+    ):
         root = Path(root)
         if not root.exists():
             raise FileNotFoundError(f"video dataset not found: {root}")
         if root.is_file():
             files = [root]
         else:
-            files = sorted((p for p in root.rglob("*") if p.is_file() and is_video_file(p)),
-                           key=lambda p: natural_key(p.relative_to(root).as_posix()))
+            files = sorted(
+                (p for p in root.rglob("*") if p.is_file() and is_video_file(p)),
+                key=lambda p: natural_key(p.relative_to(root).as_posix()),
+            )
             if not files:
-                raise ValueError(f"no video files ({', '.join(('.mp4', '.avi', '.webm', '.mov'))}) found in {root}")
+                raise ValueError(
+                    f"no video files ({', '.join(('.mp4', '.avi', '.webm', '.mov'))}) found in {root}"
+                )
         self.root, self.files, self.name = root, files, root.stem
         self.fps, self.cache_bytes, self.strict = fps, cache_bytes, strict
         self._cache: dict[int, np.ndarray] = {}
         self._lengths: dict[int, int] = {}
-        self._resize = resolution is not None  # else every video must already be resolution² (no resampling)
+        self._resize = (
+            resolution is not None
+        )  # else every video must already be resolution² (no resampling)
         if resolution is None:  # native size of the first video; must be square
             first = self._decode(0)
             if first.shape[1] != first.shape[2]:
-                raise ValueError(f"video {files[0]} is {first.shape[2]}x{first.shape[1]}, not square; pass resolution=")
+                raise ValueError(
+                    f"video {files[0]} is {first.shape[2]}x{first.shape[1]}, not square; pass resolution="
+                )
             resolution = first.shape[1]
         self.resolution = int(resolution)
 
@@ -222,13 +255,22 @@ class VideoFileDataset(VideoDataset):
             self._cache[i] = self._cache.pop(i)  # mark as recently used
             return self._cache[i]
         res = getattr(self, "resolution", None)
-        v = read_video(self.files[i], fps=self.fps, resolution=res if self._resize else None,
-                       strict=self.strict)  # [N, H, W, 3]
+        v = read_video(
+            self.files[i],
+            fps=self.fps,
+            resolution=res if self._resize else None,
+            strict=self.strict,
+        )  # [N, H, W, 3]
         if res is not None and v.shape[1:3] != (res, res):
-            raise ValueError(f"mixed frame sizes: video {self.files[i]} is {v.shape[2]}x{v.shape[1]}, expected "
-                             f"{res}x{res} like {self.files[0]}; pass resolution= to resize every video")
+            raise ValueError(
+                f"mixed frame sizes: video {self.files[i]} is {v.shape[2]}x{v.shape[1]}, expected "
+                f"{res}x{res} like {self.files[0]}; pass resolution= to resize every video"
+            )
         self._lengths[i] = len(v)
-        while self._cache and sum(x.nbytes for x in self._cache.values()) + v.nbytes > self.cache_bytes:
+        while (
+            self._cache
+            and sum(x.nbytes for x in self._cache.values()) + v.nbytes > self.cache_bytes
+        ):
             self._cache.pop(next(iter(self._cache)))
         if v.nbytes <= self.cache_bytes:
             self._cache[i] = v
@@ -270,8 +312,14 @@ class ClipDataset(torch.utils.data.Dataset):
     calls `set_epoch` still gets fresh clips each time it revisits a video.
     """
 
-    def __init__(self, videos: VideoDataset, sampling: SamplingConfig | None = None, mirror: bool = False,
-                 seed: int = 0, on_short: str = "skip"):
+    def __init__(
+        self,
+        videos: VideoDataset,
+        sampling: SamplingConfig | None = None,
+        mirror: bool = False,
+        seed: int = 0,
+        on_short: str = "skip",
+    ):
         self.videos, self.sampling = videos, sampling or SamplingConfig()
         self.mirror, self.seed, self.epoch = mirror, int(seed), 0
         if on_short not in ("skip", "error"):
@@ -282,13 +330,17 @@ class ClipDataset(torch.utils.data.Dataset):
         if len(short) == len(lengths) or (len(short) and on_short == "error"):
             names = ", ".join(f"{videos.video_name(i)} ({lengths[i]} frames)" for i in short[:3])
             what = "every video is" if len(short) == len(lengths) else f"{len(short)} videos are"
-            raise ValueError(f"{what} shorter than num_frames={F} in {videos.name}: {names}"
-                             + (" ..." if len(short) > 3 else ""))
+            raise ValueError(
+                f"{what} shorter than num_frames={F} in {videos.name}: {names}"
+                + (" ..." if len(short) > 3 else "")
+            )
         if len(short):
-            warnings.warn(f"skipping {len(short)} videos shorter than num_frames={F} in {videos.name}, e.g. "
-                          f"{videos.video_name(short[0])} ({lengths[short[0]]} frames)")
+            warnings.warn(
+                f"skipping {len(short)} videos shorter than num_frames={F} in {videos.name}, e.g. "
+                f"{videos.video_name(short[0])} ({lengths[short[0]]} frames)"
+            )
         self.valid = np.flatnonzero(lengths >= F)  # [N'] indices into `videos`
-        self.lengths = lengths[self.valid]         # [N'] full lengths of the usable videos
+        self.lengths = lengths[self.valid]  # [N'] full lengths of the usable videos
         self._draws: dict[int, int] = {}
 
     def set_epoch(self, epoch: int) -> None:
@@ -308,7 +360,9 @@ class ClipDataset(torch.utils.data.Dataset):
         info = torch.utils.data.get_worker_info()
         draw = self._draws.get(k, 0)
         self._draws[k] = draw + 1
-        return np.random.default_rng([self.seed, self.epoch, 0 if info is None else info.id + 1, k, draw])
+        return np.random.default_rng(
+            [self.seed, self.epoch, 0 if info is None else info.id + 1, k, draw]
+        )
 
     def __getitem__(self, k: int) -> dict:
         if not -len(self) <= k < len(self):
@@ -321,15 +375,19 @@ class ClipDataset(torch.utils.data.Dataset):
         i, s = int(self.valid[k]), self.sampling
         n = int(self.lengths[k])
         window = min(n, s.max_num_frames)
-        start = int(rng.integers(0, n - window + 1))   # random max_num_frames window of long videos
+        start = int(rng.integers(0, n - window + 1))  # random max_num_frames window of long videos
         t = sample_clip_times(window, s.num_frames, s.max_dist, rng)  # [F], integer-valued
         frames = self.videos.read_frames(i, start + t.astype(np.int64))  # [F, H, W, 3]
         if self.mirror and rng.random() < 0.5:
             frames = frames[:, :, ::-1]
-        return {"frames": torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2))),  # [F, 3, H, W]
-                "t": torch.from_numpy(t.astype(np.float32)),                                     # [F]
-                "length": torch.tensor(window, dtype=torch.int64),
-                "index": torch.tensor(i, dtype=torch.int64)}
+        return {
+            "frames": torch.from_numpy(
+                np.ascontiguousarray(frames.transpose(0, 3, 1, 2))
+            ),  # [F, 3, H, W]
+            "t": torch.from_numpy(t.astype(np.float32)),  # [F]
+            "length": torch.tensor(window, dtype=torch.int64),
+            "index": torch.tensor(i, dtype=torch.int64),
+        }
 
 
 def _parse_value(v: str):
@@ -354,17 +412,22 @@ def open_dataset(spec, resolution: int | None = None, **kw) -> VideoDataset:
     spec = str(spec)
     if spec.startswith("synthetic:"):
         from .synthetic import make_synthetic
-        name, _, query = spec[len("synthetic:"):].partition("?")
+
+        name, _, query = spec[len("synthetic:") :].partition("?")
         params = {k: _parse_value(v) for k, v in parse_qsl(query, keep_blank_values=True)}
         if resolution is not None:
             if "resolution" in params and params["resolution"] != resolution:
-                raise ValueError(f"dataset spec {spec!r} has resolution={params['resolution']} but resolution="
-                                 f"{resolution} was requested")
+                raise ValueError(
+                    f"dataset spec {spec!r} has resolution={params['resolution']} but resolution="
+                    f"{resolution} was requested"
+                )
             params["resolution"] = resolution
         return make_synthetic(name, **{**params, **kw})
     path = Path(spec)
     if not path.exists():
-        raise FileNotFoundError(f"dataset not found: {spec} (a folder, .zip, video file or 'synthetic:NAME')")
+        raise FileNotFoundError(
+            f"dataset not found: {spec} (a folder, .zip, video file or 'synthetic:NAME')"
+        )
     if path.is_file():
         if path.suffix.lower() == ".zip":
             return ZipDataset(path, resolution=resolution, **kw)
@@ -377,4 +440,6 @@ def open_dataset(spec, resolution: int | None = None, **kw) -> VideoDataset:
         return VideoFileDataset(path, resolution=resolution, **kw)
     if has_image:
         return FrameFolderDataset(path, resolution=resolution, **kw)
-    raise ValueError(f"no videos found in folder {spec}: expected <video>/<frame>.png|jpg folders or video files")
+    raise ValueError(
+        f"no videos found in folder {spec}: expected <video>/<frame>.png|jpg folders or video files"
+    )

@@ -4,6 +4,7 @@ We all-reduce gradients ourselves (as StyleGAN2-ADA does) instead of wrapping mo
 DistributedDataParallel: a GAN step runs D several times per backward and R1 needs a double backward
 (create_graph=True), which DDP's reducer does not support.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,13 +48,15 @@ def all_reduce_grads(params, world_size: int) -> None:
     params = [p for p in params if p.requires_grad]
     if world_size <= 1 or not params:
         return
-    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in params])
+    flat = torch.cat(
+        [(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in params]
+    )
     torch_dist.all_reduce(flat)
     flat /= world_size
     offset = 0
     for p in params:
         n = p.numel()
-        p.grad = flat[offset:offset + n].view_as(p).clone()
+        p.grad = flat[offset : offset + n].view_as(p).clone()
         offset += n
 
 

@@ -6,9 +6,10 @@ longer video only appends noise). motion_z is drawn once for the whole time rang
 `chunk_size` timestamps under no_grad, so memory on the device depends on the chunk, not on the video length
 (frames are collected on the CPU). Timestamps are t = offset + arange(num_frames) / fps_factor.
 """
+
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 
@@ -45,9 +46,15 @@ def seed_latents(G: Generator, seeds: Sequence[int], t_max: float, device=None):
 
 
 @torch.no_grad()
-def iter_chunks(G: Generator, w: torch.Tensor, t: torch.Tensor, motion_z: torch.Tensor | None = None,
-                c: torch.Tensor | None = None, chunk_size: int = 128, progress: bool = False
-                ) -> Iterator[torch.Tensor]:
+def iter_chunks(
+    G: Generator,
+    w: torch.Tensor,
+    t: torch.Tensor,
+    motion_z: torch.Tensor | None = None,
+    c: torch.Tensor | None = None,
+    chunk_size: int = 128,
+    progress: bool = False,
+) -> Iterator[torch.Tensor]:
     """Yields frames [N, chunk, C, H, W] (on G's device) for consecutive chunks of the timestamps t [T] or [N, T]."""
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -57,11 +64,14 @@ def iter_chunks(G: Generator, w: torch.Tensor, t: torch.Tensor, motion_z: torch.
     starts = range(0, t.shape[1], chunk_size)
     if progress:
         from tqdm.auto import tqdm
+
         starts = tqdm(starts, desc="frames", unit="chunk")
     if G.motion is not None and motion_z is None:
-        motion_z = G.sample_motion_z(N, float(t.max()))  # once: every chunk must read the same motion
+        motion_z = G.sample_motion_z(
+            N, float(t.max())
+        )  # once: every chunk must read the same motion
     for s in starts:
-        tc = t[:, s:s + chunk_size]  # [N, chunk]
+        tc = t[:, s : s + chunk_size]  # [N, chunk]
         if G.motion is None:
             yield G.synthesis(w, tc, c=c)
             continue
@@ -69,7 +79,7 @@ def iter_chunks(G: Generator, w: torch.Tensor, t: torch.Tensor, motion_z: torch.
         # whole sequence per chunk would make a long video cost O(length²).
         dz, rf = G.cfg.motion.grid_spacing, G.motion.mapping.receptive_field
         lo, hi = int(torch.floor(tc.min() / dz)), int(torch.floor(tc.max() / dz))
-        window = motion_z[:, lo:hi + 1 + rf]  # [N, hi-lo+1+rf, z]
+        window = motion_z[:, lo : hi + 1 + rf]  # [N, hi-lo+1+rf, z]
         yield G.synthesis(w, tc, motion_z=window, c=c, first_code=lo)
 
 
@@ -87,11 +97,24 @@ def _prepare(G, device):
 
 
 @torch.no_grad()
-def generate_frames(G: Generator, num_frames: int, *, fps_factor: float = 1.0, offset: float = 0.0, seed: int = 0,
-                    num_videos: int = 1, truncation_psi: float = 1.0, chunk_size: int = 128,
-                    c: torch.Tensor | None = None, z: torch.Tensor | None = None,
-                    motion_z: torch.Tensor | None = None, w: torch.Tensor | None = None, device=None,
-                    progress: bool = False, uint8: bool = False) -> torch.Tensor:
+def generate_frames(
+    G: Generator,
+    num_frames: int,
+    *,
+    fps_factor: float = 1.0,
+    offset: float = 0.0,
+    seed: int = 0,
+    num_videos: int = 1,
+    truncation_psi: float = 1.0,
+    chunk_size: int = 128,
+    c: torch.Tensor | None = None,
+    z: torch.Tensor | None = None,
+    motion_z: torch.Tensor | None = None,
+    w: torch.Tensor | None = None,
+    device=None,
+    progress: bool = False,
+    uint8: bool = False,
+) -> torch.Tensor:
     """Videos [N, T, C, H, W] (float in ~[-1, 1] on the CPU, or uint8 with uint8=True).
 
     Video i uses seed + i unless z / motion_z (or w, which bypasses the mapping) are given. Frame k is at time
@@ -111,10 +134,21 @@ def generate_frames(G: Generator, num_frames: int, *, fps_factor: float = 1.0, o
 
 
 @torch.no_grad()
-def content_motion_grid(G: Generator, num_frames: int, *, content_seeds: Sequence[int],
-                        motion_seeds: Sequence[int], fps_factor: float = 1.0, offset: float = 0.0,
-                        truncation_psi: float = 1.0, chunk_size: int = 128, c: torch.Tensor | None = None,
-                        device=None, progress: bool = False, uint8: bool = False) -> torch.Tensor:
+def content_motion_grid(
+    G: Generator,
+    num_frames: int,
+    *,
+    content_seeds: Sequence[int],
+    motion_seeds: Sequence[int],
+    fps_factor: float = 1.0,
+    offset: float = 0.0,
+    truncation_psi: float = 1.0,
+    chunk_size: int = 128,
+    c: torch.Tensor | None = None,
+    device=None,
+    progress: bool = False,
+    uint8: bool = False,
+) -> torch.Tensor:
     """Grid [R, K, T, C, H, W]: row r has the motion of video motion_seeds[r], column j the content (z) of
     content_seeds[j]. Cell (r, j) with motion_seeds[r] == content_seeds[j] == s is exactly the video of seed s.
     c: one label [c_dim] or [1, c_dim] for the whole grid.
@@ -133,28 +167,64 @@ def content_motion_grid(G: Generator, num_frames: int, *, content_seeds: Sequenc
 
 
 @torch.no_grad()
-def interpolate_content(G: Generator, num_frames: int, *, seed_a: int, seed_b: int, lambdas: Sequence[float],
-                        motion_seed: int | None = None, fps_factor: float = 1.0, offset: float = 0.0,
-                        truncation_psi: float = 1.0, chunk_size: int = 128, c: torch.Tensor | None = None,
-                        device=None, progress: bool = False, uint8: bool = False) -> torch.Tensor:
+def interpolate_content(
+    G: Generator,
+    num_frames: int,
+    *,
+    seed_a: int,
+    seed_b: int,
+    lambdas: Sequence[float],
+    motion_seed: int | None = None,
+    fps_factor: float = 1.0,
+    offset: float = 0.0,
+    truncation_psi: float = 1.0,
+    chunk_size: int = 128,
+    c: torch.Tensor | None = None,
+    device=None,
+    progress: bool = False,
+    uint8: bool = False,
+) -> torch.Tensor:
     """Videos [len(lambdas), T, C, H, W] with w = lerp(w_a, w_b, λ) and one shared motion (of motion_seed,
     default seed_a): the content morphs while the motion stays, over a video of any length."""
     G, device = _prepare(G, device)
     t = frame_times(num_frames, fps_factor, offset)
     z, _ = seed_latents(G, [seed_a, seed_b], float(t[-1]), device)
     cc = None if c is None else c.reshape(1, -1).to(device)
-    w = G.mapping(z, None if cc is None else cc.expand(2, -1), truncation_psi=truncation_psi)  # [2, w_dim]
+    w = G.mapping(
+        z, None if cc is None else cc.expand(2, -1), truncation_psi=truncation_psi
+    )  # [2, w_dim]
     lam = torch.as_tensor(list(lambdas), dtype=w.dtype, device=device)[:, None]  # [M, 1]
     w = w[:1] + lam * (w[1:] - w[:1])  # [M, w_dim]
-    return _with_motion(G, w, t, motion_seed if motion_seed is not None else seed_a, cc, chunk_size, progress,
-                        uint8, device)
+    return _with_motion(
+        G,
+        w,
+        t,
+        motion_seed if motion_seed is not None else seed_a,
+        cc,
+        chunk_size,
+        progress,
+        uint8,
+        device,
+    )
 
 
 @torch.no_grad()
-def edit_content(G: Generator, num_frames: int, *, seed: int, direction: torch.Tensor,
-                 strengths: Sequence[float], fps_factor: float = 1.0, offset: float = 0.0,
-                 truncation_psi: float = 1.0, chunk_size: int = 128, c: torch.Tensor | None = None, device=None,
-                 progress: bool = False, uint8: bool = False) -> torch.Tensor:
+def edit_content(
+    G: Generator,
+    num_frames: int,
+    *,
+    seed: int,
+    direction: torch.Tensor,
+    strengths: Sequence[float],
+    fps_factor: float = 1.0,
+    offset: float = 0.0,
+    truncation_psi: float = 1.0,
+    chunk_size: int = 128,
+    c: torch.Tensor | None = None,
+    device=None,
+    progress: bool = False,
+    uint8: bool = False,
+) -> torch.Tensor:
     """Videos [len(strengths), T, C, H, W]: w = w_seed + s · direction (direction [w_dim]), the seed's motion."""
     G, device = _prepare(G, device)
     if direction.shape != (G.cfg.w_dim,):
@@ -176,7 +246,9 @@ def _with_motion(G, w, t, motion_seed, cc, chunk_size, progress, uint8, device):
     return _collect(G, w, t, mz, cc, chunk_size, progress, uint8)
 
 
-def upsample_fps(G: Generator, num_frames: int, factor: int, *, fps_factor: float = 1.0, **kw) -> torch.Tensor:
+def upsample_fps(
+    G: Generator, num_frames: int, factor: int, *, fps_factor: float = 1.0, **kw
+) -> torch.Tensor:
     """The video of `generate_frames(G, num_frames, fps_factor=fps_factor, **kw)` at `factor`× the frame rate:
     [N, num_frames·factor, C, H, W], whose frames factor·k are the original frames k (same seeds, same motion)."""
     if int(factor) != factor or factor < 1:
@@ -185,9 +257,18 @@ def upsample_fps(G: Generator, num_frames: int, factor: int, *, fps_factor: floa
 
 
 @torch.no_grad()
-def iter_video(G: Generator, num_frames: int, *, fps_factor: float = 1.0, offset: float = 0.0, seed: int = 0,
-               num_videos: int = 1, truncation_psi: float = 1.0, chunk_size: int = 128, progress: bool = False
-               ) -> Iterator[torch.Tensor]:
+def iter_video(
+    G: Generator,
+    num_frames: int,
+    *,
+    fps_factor: float = 1.0,
+    offset: float = 0.0,
+    seed: int = 0,
+    num_videos: int = 1,
+    truncation_psi: float = 1.0,
+    chunk_size: int = 128,
+    progress: bool = False,
+) -> Iterator[torch.Tensor]:
     """The streaming form of `generate_frames`: chunks [N, chunk, C, H, W] on G's device, memory flat in num_frames.
 
     Not a generator function: bad arguments raise here, before a caller opens its output."""
@@ -198,9 +279,21 @@ def iter_video(G: Generator, num_frames: int, *, fps_factor: float = 1.0, offset
     return iter_chunks(G, w, t, mz, chunk_size=chunk_size, progress=progress)
 
 
-def generate_to_file(ckpt, out, *, seconds: float = 4.0, fps: float = 25.0, data_fps: float | None = None,
-                     offset: float = 0.0, seed: int = 0, num_videos: int = 1, truncation_psi: float = 1.0,
-                     chunk_size: int = 128, device=None, progress: bool = True):
+def generate_to_file(
+    ckpt,
+    out,
+    *,
+    seconds: float = 4.0,
+    fps: float = 25.0,
+    data_fps: float | None = None,
+    offset: float = 0.0,
+    seed: int = 0,
+    num_videos: int = 1,
+    truncation_psi: float = 1.0,
+    chunk_size: int = 128,
+    device=None,
+    progress: bool = True,
+):
     """Generate `seconds` of video from a checkpoint into an h264 .mp4 (or a folder of PNG frames).
 
     The output plays at `fps`; one second covers `data_fps` training frames (default: = fps), so
@@ -209,23 +302,34 @@ def generate_to_file(ckpt, out, *, seconds: float = 4.0, fps: float = 25.0, data
     (seeds seed, seed+1, ...) are tiled into one grid. Returns the output path.
     """
     from pathlib import Path
+
     from .checkpoint import load_generator
     from .utils import default_device
     from .video_io import VideoWriter, write_frames
     from .viz import video_grid
+
     n = int(round(seconds * fps))
     if n < 1:
         raise ValueError(f"--seconds {seconds} at --fps {fps} gives no frames")
     G, _ = load_generator(ckpt, device=device or default_device())
-    chunks = iter_video(G, n, fps_factor=fps / (data_fps or fps), offset=offset, seed=seed, num_videos=num_videos,
-                        truncation_psi=truncation_psi, chunk_size=chunk_size, progress=progress)
+    chunks = iter_video(
+        G,
+        n,
+        fps_factor=fps / (data_fps or fps),
+        offset=offset,
+        seed=seed,
+        num_videos=num_videos,
+        truncation_psi=truncation_psi,
+        chunk_size=chunk_size,
+        progress=progress,
+    )
     out = Path(out)
     to_file = out.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm", ".avi")
     writer = VideoWriter(out, fps=fps) if to_file else None
     done = 0
     try:
-        for x in chunks:                                                                # [N, chunk, C, H, W]
-            frames = video_grid(x.cpu())                                                # [chunk, H', W', 3]
+        for x in chunks:  # [N, chunk, C, H, W]
+            frames = video_grid(x.cpu())  # [chunk, H', W', 3]
             if writer is not None:
                 writer.write(frames)
             else:

@@ -5,6 +5,7 @@ D is any callable D(x [B, F, C, H, W], t [B, F], c) -> logits ([B] for the holis
 [B, F] for the per-frame image D). `augment` (an `AugmentPipe` or None) is applied to reals and fakes
 alike; G receives gradients through it.
 """
+
 from __future__ import annotations
 
 import torch
@@ -21,8 +22,16 @@ def g_loss(D, fake: torch.Tensor, t: torch.Tensor, c=None, augment=None) -> torc
     return F.softplus(-_run_D(D, fake, t, c, augment)).mean()
 
 
-def d_loss(D, real: torch.Tensor, fake: torch.Tensor, t_real: torch.Tensor, t_fake: torch.Tensor,
-           c_real=None, c_fake=None, augment=None) -> tuple[torch.Tensor, torch.Tensor]:
+def d_loss(
+    D,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    t_real: torch.Tensor,
+    t_fake: torch.Tensor,
+    c_real=None,
+    c_fake=None,
+    augment=None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Logistic D loss softplus(D(fake)) + softplus(−D(real)) (each a mean over videos).
 
     Fakes are detached. Returns (loss, logits_real); the latter feeds the ADA controller.
@@ -50,7 +59,7 @@ def auto_r1_gamma(resolution: int, batch_size: int) -> float:
     """The `auto` R1 weight 0.0002 · res² / batch (0.2048 at 256², batch 64)."""
     if resolution <= 0 or batch_size <= 0:
         raise ValueError("auto_r1_gamma: resolution and batch_size must be positive")
-    return 0.0002 * resolution ** 2 / batch_size
+    return 0.0002 * resolution**2 / batch_size
 
 
 def lazy_adam_params(lr: float, betas: tuple[float, float], interval: int | None):
@@ -62,7 +71,9 @@ def lazy_adam_params(lr: float, betas: tuple[float, float], interval: int | None
     return lr * c, (betas[0] ** c, betas[1] ** c)
 
 
-def ema_beta(batch_size: int, ema_kimg: float, ema_rampup: float | None = None, cur_nimg: int = 0) -> float:
+def ema_beta(
+    batch_size: int, ema_kimg: float, ema_rampup: float | None = None, cur_nimg: int = 0
+) -> float:
     """Per-step EMA decay with a half-life of `ema_kimg` thousand videos: 0.5 ** (B / (ema_kimg·1000)).
 
     With `ema_rampup`, the half-life is capped at cur_nimg · ema_rampup (off for fresh runs in StyleGAN-V)."""

@@ -1,4 +1,5 @@
 """Model construction helpers."""
+
 from __future__ import annotations
 
 import torch.nn as nn
@@ -13,7 +14,9 @@ def build_models(cfg: Config) -> tuple[Generator, Discriminator]:
     if cfg.G.resolution != cfg.D.resolution:
         raise ValueError(f"G and D resolutions differ: {cfg.G.resolution} vs {cfg.D.resolution}")
     if cfg.D.holistic and cfg.D.num_frames != cfg.sampling.num_frames:
-        raise ValueError(f"D.num_frames={cfg.D.num_frames} differs from sampling.num_frames={cfg.sampling.num_frames}")
+        raise ValueError(
+            f"D.num_frames={cfg.D.num_frames} differs from sampling.num_frames={cfg.sampling.num_frames}"
+        )
     return Generator(cfg.G), Discriminator(cfg.D)
 
 

@@ -9,6 +9,7 @@ u_L = u_i, u_R = u_{i+1}, i = floor(t/δz), the embedding is
 
 so v(t_L) = a(u_L) and v(t -> t_R) = a(u_R): v is continuous in t although s, φ jump at anchors.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,19 +35,31 @@ class MotionMappingNetwork(nn.Module):
         super().__init__()
         self.c_dim = c_dim
         dims = [cfg.z_dim + c_dim] + [cfg.code_dim] * cfg.num_layers
-        self.convs = nn.Sequential(*[EqLRConv1d(a, b, cfg.kernel_size, activation="lrelu",
-                                                lr_multiplier=cfg.lr_multiplier) for a, b in zip(dims[:-1], dims[1:])])
+        self.convs = nn.Sequential(
+            *[
+                EqLRConv1d(
+                    a, b, cfg.kernel_size, activation="lrelu", lr_multiplier=cfg.lr_multiplier
+                )
+                for a, b in zip(dims[:-1], dims[1:])
+            ]
+        )
         self.receptive_field = cfg.num_layers * (cfg.kernel_size - 1) + 1
 
     def forward(self, motion_z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         x = motion_z.float()  # [B, L, z] (not normalised, as in the official code)
         if self.c_dim > 0:
             if c is None or c.shape != (x.shape[0], self.c_dim):
-                raise ValueError(f"MotionMappingNetwork: c must be [{x.shape[0]}, {self.c_dim}], got "
-                                 f"{None if c is None else tuple(c.shape)}")
-            x = torch.cat([x, c.float()[:, None, :].expand(-1, x.shape[1], -1)], dim=2)  # [B, L, z + c]
+                raise ValueError(
+                    f"MotionMappingNetwork: c must be [{x.shape[0]}, {self.c_dim}], got "
+                    f"{None if c is None else tuple(c.shape)}"
+                )
+            x = torch.cat(
+                [x, c.float()[:, None, :].expand(-1, x.shape[1], -1)], dim=2
+            )  # [B, L, z + c]
         if x.shape[1] < self.receptive_field + 1:
-            raise ValueError(f"motion_z has length {x.shape[1]}, needs >= {self.receptive_field + 1}")
+            raise ValueError(
+                f"motion_z has length {x.shape[1]}, needs >= {self.receptive_field + 1}"
+            )
         return self.convs(x.transpose(1, 2)).transpose(1, 2)  # [B, L', code_dim]
 
 
@@ -54,7 +67,9 @@ def log_spaced_periods(min_period: float, max_period: float, num: int) -> torch.
     """P_k = 2^linspace(log2 P_min, log2 P_max, K), reversed (longest first) so frequencies ω = 2π/P ascend.  # [K]"""
     if not 0 < min_period <= max_period:
         raise ValueError(f"need 0 < min_period <= max_period, got {min_period}, {max_period}")
-    p = torch.logspace(math.log2(min_period), math.log2(max_period), num, base=2.0, dtype=torch.float64)
+    p = torch.logspace(
+        math.log2(min_period), math.log2(max_period), num, base=2.0, dtype=torch.float64
+    )
     return p.flip(0)
 
 
@@ -64,8 +79,12 @@ class AlignedTimeEncoder(nn.Module):
     def __init__(self, cfg: MotionConfig):
         super().__init__()
         periods = log_spaced_periods(cfg.min_period, cfg.max_period, cfg.time_dim)
-        self.register_buffer("omega", (2 * math.pi / periods).float(), persistent=False)  # [K] ascending
-        self.register_buffer("rho", (cfg.max_period / periods).float(), persistent=False)  # [K] phase scales
+        self.register_buffer(
+            "omega", (2 * math.pi / periods).float(), persistent=False
+        )  # [K] ascending
+        self.register_buffer(
+            "rho", (cfg.max_period / periods).float(), persistent=False
+        )  # [K] phase scales
         # bias-free on purpose: without biases every motion code yields a different wave (against mode collapse)
         self.period_fc = FullyConnectedLayer(cfg.code_dim, cfg.time_dim, bias=False)
         self.phase_fc = FullyConnectedLayer(cfg.code_dim, cfg.time_dim, bias=False)
@@ -98,33 +117,55 @@ class MotionNetwork(nn.Module):
     def num_codes(self, length: int) -> int:
         return length - self.mapping.receptive_field + 1
 
-    def forward(self, t: torch.Tensor, motion_z: torch.Tensor, c: torch.Tensor | None = None,
-                first_code: int = 0) -> torch.Tensor:
+    def forward(
+        self,
+        t: torch.Tensor,
+        motion_z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        first_code: int = 0,
+    ) -> torch.Tensor:
         """first_code: grid index of motion_z[:, 0]. A window of a long noise sequence then gives the same v(t)
         as the whole sequence, so chunked generation maps only the noise near each chunk."""
         if t.ndim != 2 or motion_z.ndim != 3 or motion_z.shape[0] != t.shape[0]:
-            raise ValueError(f"motion_embedding: t must be [B, F] and motion_z [B, L, z]; got {tuple(t.shape)}, "
-                             f"{tuple(motion_z.shape)}")
+            raise ValueError(
+                f"motion_embedding: t must be [B, F] and motion_z [B, L, z]; got {tuple(t.shape)}, "
+                f"{tuple(motion_z.shape)}"
+            )
         dz = self.cfg.grid_spacing
         # fp32 throughout: the phases ω·s·t reach thousands of radians, far beyond bf16/fp16 precision
         with torch.autocast(device_type=t.device.type, enabled=False):
             t = t.float()
             u = self.mapping(motion_z, c)  # [B, Lu, D]
             idx = torch.floor(t / dz).long()  # [B, F] left anchor index i
-            local = idx - first_code          # its position in this window of codes
+            local = idx - first_code  # its position in this window of codes
             if not torch.compiler.is_compiling():  # one host sync for all checks
-                bad = (t < 0).any() | ~torch.isfinite(t).all() | (local.max() + 1 >= u.shape[1]) | (local.min() < 0)
+                bad = (
+                    (t < 0).any()
+                    | ~torch.isfinite(t).all()
+                    | (local.max() + 1 >= u.shape[1])
+                    | (local.min() < 0)
+                )
                 if bool(bad):
                     if bool((t < 0).any()) or not bool(torch.isfinite(t).all()):
                         raise ValueError("motion_embedding: t must be finite and >= 0")
                     lo, hi = first_code * dz, (first_code + u.shape[1] - 1) * dz
-                    raise ValueError(f"motion_z of length {motion_z.shape[1]} (first_code={first_code}) covers "
-                                     f"{lo:g} <= t < {hi:g}, but t spans [{float(t.min()):g}, {float(t.max()):g}]; "
-                                     f"use sample_motion_z(..., t_max) with a larger t_max")
-            gather = lambda j: torch.gather(u, 1, j[..., None].expand(-1, -1, u.shape[2]))  # [B, F, D]
+                    raise ValueError(
+                        f"motion_z of length {motion_z.shape[1]} (first_code={first_code}) covers "
+                        f"{lo:g} <= t < {hi:g}, but t spans [{float(t.min()):g}, {float(t.max()):g}]; "
+                        f"use sample_motion_z(..., t_max) with a larger t_max"
+                    )
+            gather = lambda j: torch.gather(
+                u, 1, j[..., None].expand(-1, -1, u.shape[2])
+            )  # [B, F, D]
             u_left, u_right = gather(local), gather(local + 1)
             t_left = idx.float() * dz
             alpha = (t - t_left) / dz
-            v = self.time_encoder(t[..., None], u_left, u_right, alpha[..., None], t_left[..., None],
-                                  (t_left + dz)[..., None])
+            v = self.time_encoder(
+                t[..., None],
+                u_left,
+                u_right,
+                alpha[..., None],
+                t_left[..., None],
+                (t_left + dz)[..., None],
+            )
         return v  # [B, F, 2K]

@@ -6,6 +6,7 @@
 - `conv2d_resample`: a conv combined with FIR up/down-sampling, arranged so the conv runs at the lower resolution.
 - `modulated_conv2d`: style modulation + weight demodulation, in grouped ("fused") or activation-scaling form.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,7 +21,9 @@ def fir_filter(taps=(1, 3, 3, 1), device=None) -> torch.Tensor:
     """Separable 2D FIR filter, the outer product of `taps`, normalised to sum 1.  # [k, k]"""
     f = torch.as_tensor(taps, dtype=torch.float32, device=device)
     if f.ndim != 1 or f.numel() < 1:
-        raise ValueError(f"fir_filter: taps must be a non-empty 1-D sequence, got shape {tuple(f.shape)}")
+        raise ValueError(
+            f"fir_filter: taps must be a non-empty 1-D sequence, got shape {tuple(f.shape)}"
+        )
     f = f[:, None] * f[None, :]
     return f / f.sum()
 
@@ -36,7 +39,9 @@ def _pad4(padding) -> tuple[int, int, int, int]:
     raise ValueError(f"padding must be an int, (px, py) or (x0, x1, y0, y1), got {padding!r}")
 
 
-def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1, padding=0, gain: float = 1.0):
+def upfirdn2d(
+    x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1, padding=0, gain: float = 1.0
+):
     """Zero-insertion upsampling by `up`, zero padding, FIR convolution with `f` (scaled by `gain`),
     decimation by `down`.
 
@@ -64,7 +69,7 @@ def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:
     """[N, C, H, W] -> [N, C, H*up, W*up]; gain up² keeps the mean (constant stays constant away from borders)."""
     k = f.shape[-1]
     p0, p1 = (k + up - 1) // 2, (k - up) // 2
-    return upfirdn2d(x, f, up=up, padding=(p0, p1, p0, p1), gain=up ** 2)
+    return upfirdn2d(x, f, up=up, padding=(p0, p1, p0, p1), gain=up**2)
 
 
 def downsample2d(x: torch.Tensor, f: torch.Tensor, down: int = 2) -> torch.Tensor:
@@ -74,8 +79,15 @@ def downsample2d(x: torch.Tensor, f: torch.Tensor, down: int = 2) -> torch.Tenso
     return upfirdn2d(x, f, down=down, padding=(p0, p1, p0, p1))
 
 
-def bias_act(x: torch.Tensor, b: torch.Tensor | None = None, act: str = "linear", alpha: float = 0.2,
-             gain: float | None = None, clamp: float | None = None, dim: int = 1) -> torch.Tensor:
+def bias_act(
+    x: torch.Tensor,
+    b: torch.Tensor | None = None,
+    act: str = "linear",
+    alpha: float = 0.2,
+    gain: float | None = None,
+    clamp: float | None = None,
+    dim: int = 1,
+) -> torch.Tensor:
     """y = clamp(act(x + b) * gain, ±clamp). gain defaults to √2 for (l)relu (keeps the variance), 1 for linear."""
     if act not in ACT_GAIN:
         raise ValueError(f"bias_act: unknown activation {act!r}; choose one of {sorted(ACT_GAIN)}")
@@ -95,8 +107,15 @@ def bias_act(x: torch.Tensor, b: torch.Tensor | None = None, act: str = "linear"
     return x
 
 
-def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = None, up: int = 1, down: int = 1,
-                    padding: int = 0, groups: int = 1) -> torch.Tensor:
+def conv2d_resample(
+    x: torch.Tensor,
+    w: torch.Tensor,
+    f: torch.Tensor | None = None,
+    up: int = 1,
+    down: int = 1,
+    padding: int = 0,
+    groups: int = 1,
+) -> torch.Tensor:
     """conv2d with FIR resampling, equal (up to borders) to upsample2d -> conv / conv -> downsample2d.
 
     up=2: a stride-2 transposed conv at the low resolution, then the FIR filter with gain 4 (4x fewer MACs than
@@ -125,13 +144,16 @@ def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = N
     p1 = padding + (fk - up) // 2 - (kw - up)
     O, I = w.shape[0] // groups, w.shape[1]
     # transposed conv = zero insertion + true convolution; flip so it matches cross-correlation (F.conv2d) with w
-    wt = w.flip([2, 3]).reshape(groups, O, I, kw, kw).transpose(1, 2).reshape(groups * I, O, kw, kw)  # [g*I, O, k, k]
+    wt = (
+        w.flip([2, 3]).reshape(groups, O, I, kw, kw).transpose(1, 2).reshape(groups * I, O, kw, kw)
+    )  # [g*I, O, k, k]
     x = F.conv_transpose2d(x, wt, stride=up, groups=groups)
-    return upfirdn2d(x, f, padding=(p0, p1, p0, p1), gain=up ** 2)
+    return upfirdn2d(x, f, padding=(p0, p1, p0, p1), gain=up**2)
 
 
-def modulated_weight(weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
-                     eps: float = 1e-8) -> torch.Tensor:
+def modulated_weight(
+    weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True, eps: float = 1e-8
+) -> torch.Tensor:
     """Per-sample weights w'_{n,o,i,k} = weight_{o,i,k} · s_{n,i}, demodulated to unit norm per output channel.
 
     weight: [O, I, kh, kw]; styles: [N, I] -> [N, O, I, kh, kw] (fp32).
@@ -142,9 +164,17 @@ def modulated_weight(weight: torch.Tensor, styles: torch.Tensor, demodulate: boo
     return w
 
 
-def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
-                     up: int = 1, padding: int = 0, f: torch.Tensor | None = None, fused: bool = True,
-                     eps: float = 1e-8) -> torch.Tensor:
+def modulated_conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    styles: torch.Tensor,
+    demodulate: bool = True,
+    up: int = 1,
+    padding: int = 0,
+    f: torch.Tensor | None = None,
+    fused: bool = True,
+    eps: float = 1e-8,
+) -> torch.Tensor:
     """StyleGAN2 modulated convolution. x: [N, I, H, W]; weight: [O, I, k, k]; styles: [N, I] -> [N, O, H', W'].
 
     Demodulation divides by sqrt(Σ_{ik} w'² + eps), giving unit output variance for unit-variance input.
@@ -155,8 +185,10 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     N, I, H, W = x.shape
     O, wI, kh, kw = weight.shape
     if wI != I or tuple(styles.shape) != (N, I):
-        raise ValueError(f"modulated_conv2d: x {tuple(x.shape)}, weight {tuple(weight.shape)}, "
-                         f"styles {tuple(styles.shape)} are inconsistent")
+        raise ValueError(
+            f"modulated_conv2d: x {tuple(x.shape)}, weight {tuple(weight.shape)}, "
+            f"styles {tuple(styles.shape)} are inconsistent"
+        )
     if fused:
         wm = modulated_weight(weight, styles, demodulate, eps)  # [N, O, I, k, k]
         x = x.reshape(1, N * I, H, W)
@@ -167,7 +199,9 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     x = conv2d_resample(x, weight, f=f, up=up, padding=padding)
     if demodulate:  # Σ_{ik} (W_oik s_ni)² = (s²) @ (Σ_k W²)ᵀ
         with torch.autocast(device_type=x.device.type, enabled=False):  # keep the matmul in fp32
-            dcoefs = (styles.square() @ weight.float().square().sum(dim=[2, 3]).t() + eps).rsqrt()  # [N, O]
+            dcoefs = (
+                styles.square() @ weight.float().square().sum(dim=[2, 3]).t() + eps
+            ).rsqrt()  # [N, O]
         x = x * dcoefs.to(x.dtype)[:, :, None, None]
     return x
 

@@ -4,6 +4,7 @@ Each frame: Lanczos resize of the short side to `resolution` + centre crop (Pill
 resampling with ffmpeg's `fps` filter first. Writes dst/dataset.json with per-video frame counts and fps.
 CLI: `python -m svlib prepare SRC DST --resolution R [--fps F]`.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,16 @@ from .datasets import natural_key
 from .video_io import IMAGE_EXTS, is_video_file, iter_frames, resize_center_crop, video_info
 
 
-def prepare_dataset(src, dst, resolution: int, fps: float | None = None, max_videos: int | None = None,
-                    ext: str = "png", quality: int = 95, progress: bool = True) -> int:
+def prepare_dataset(
+    src,
+    dst,
+    resolution: int,
+    fps: float | None = None,
+    max_videos: int | None = None,
+    ext: str = "png",
+    quality: int = 95,
+    progress: bool = True,
+) -> int:
     """Decode every video under `src` (a folder, searched recursively, or one video file) into frame folders.
 
     dst/<relative path without suffix>/000000.png ... (ext="jpg" writes JPEG at `quality`, as the official
@@ -38,8 +47,10 @@ def prepare_dataset(src, dst, resolution: int, fps: float | None = None, max_vid
             raise ValueError(f"prepare: not a video file: {src}")
         files, names = [src], [src.stem]
     else:
-        files = sorted((p for p in src.rglob("*") if p.is_file() and is_video_file(p)),
-                       key=lambda p: natural_key(p.relative_to(src).as_posix()))
+        files = sorted(
+            (p for p in src.rglob("*") if p.is_file() and is_video_file(p)),
+            key=lambda p: natural_key(p.relative_to(src).as_posix()),
+        )
         names = [p.relative_to(src).with_suffix("").as_posix() for p in files]
         if not files:
             raise ValueError(f"prepare: no video files found in {src}")
@@ -51,7 +62,9 @@ def prepare_dataset(src, dst, resolution: int, fps: float | None = None, max_vid
     for path, name in bar:
         out = dst / name
         out.mkdir(parents=True, exist_ok=True)
-        for old in out.iterdir():  # a re-run must not leave stale frames from a longer earlier version
+        for (
+            old
+        ) in out.iterdir():  # a re-run must not leave stale frames from a longer earlier version
             if old.suffix.lower() in IMAGE_EXTS:
                 old.unlink()
         n = 0
@@ -62,7 +75,11 @@ def prepare_dataset(src, dst, resolution: int, fps: float | None = None, max_vid
                 n += 1
         except ValueError as e:
             raise ValueError(f"prepare: failed on {path}: {e}") from e
-        meta["videos"][name] = {"num_frames": n, "source": str(path), "source_fps": video_info(path)["fps"]}
+        meta["videos"][name] = {
+            "num_frames": n,
+            "source": str(path),
+            "source_fps": video_info(path)["fps"],
+        }
         bar.set_postfix(frames=n)
     (dst / "dataset.json").write_text(json.dumps(meta, indent=1))
     return len(files)

@@ -7,6 +7,7 @@ strictly inside. Real clips use an integer offset o; fake clips (`fractional=Tru
 offset, so t is real-valued while every gap between frames stays an integer — the discriminator's
 time-gap embedding rounds gaps, and G must see non-integer t to become continuous in time.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy as np
 from .config import SamplingConfig
 
 POW2_SPANS = 2 ** np.arange(12)  # 1, 2, 4, ..., 2048: the candidate spans T
-FRAC_STEPS = 1024                # resolution of fractional offsets (steps per frame)
+FRAC_STEPS = 1024  # resolution of fractional offsets (steps per frame)
 
 
 def allowed_spans(length: int, num_frames: int = 3, max_dist: int = 32) -> np.ndarray:
@@ -36,8 +37,13 @@ def allowed_spans(length: int, num_frames: int = 3, max_dist: int = 32) -> np.nd
     return spans if len(spans) else np.array([hi], dtype=np.int64)
 
 
-def sample_clip_times(length: int, num_frames: int = 3, max_dist: int = 32,
-                      rng: np.random.Generator | None = None, fractional: bool = False) -> np.ndarray:
+def sample_clip_times(
+    length: int,
+    num_frames: int = 3,
+    max_dist: int = 32,
+    rng: np.random.Generator | None = None,
+    fractional: bool = False,
+) -> np.ndarray:
     """Times of one sparse clip: float64 [F], sorted ascending, first at o and last at o+T.
 
     o is a uniform integer in [0, length−T−1] (`fractional=False`, real videos) or continuous uniform
@@ -51,14 +57,25 @@ def sample_clip_times(length: int, num_frames: int = 3, max_dist: int = 32,
     hi = max(int(length) - T - 1, 0)  # largest offset; 0 when T = length−1
     # Fractional offsets are quantised to 1/1024 frame: then o + k is exact in float64 and (for t < 16384) in
     # float32, so every gap is *exactly* an integer, not 0.9999999.
-    o = np.floor(rng.uniform(0, hi) * FRAC_STEPS) / FRAC_STEPS if fractional else float(rng.integers(0, hi + 1))
-    inner = rng.choice(np.arange(1, T), size=num_frames - 2, replace=False) if num_frames > 2 else []
+    o = (
+        np.floor(rng.uniform(0, hi) * FRAC_STEPS) / FRAC_STEPS
+        if fractional
+        else float(rng.integers(0, hi + 1))
+    )
+    inner = (
+        rng.choice(np.arange(1, T), size=num_frames - 2, replace=False) if num_frames > 2 else []
+    )
     rel = np.sort(np.concatenate([[0, T], np.asarray(inner, dtype=np.int64)])).astype(np.float64)
     return o + rel  # [F]
 
 
-def sample_fake_times(batch_size: int, lengths, sampling: SamplingConfig,
-                      rng: np.random.Generator | None = None, return_indices: bool = False):
+def sample_fake_times(
+    batch_size: int,
+    lengths,
+    sampling: SamplingConfig,
+    rng: np.random.Generator | None = None,
+    return_indices: bool = False,
+):
     """Times for a batch of generated clips: float32 [B, F] (fractional offsets, integer gaps).
 
     Each row uses the length min(len, max_num_frames) of a uniformly drawn dataset video, as the
@@ -70,13 +87,24 @@ def sample_fake_times(batch_size: int, lengths, sampling: SamplingConfig,
     if len(lengths) == 0:
         raise ValueError("sample_fake_times: `lengths` is empty")
     idx = rng.integers(0, len(lengths), size=batch_size)
-    t = np.stack([sample_clip_times(lengths[i], sampling.num_frames, sampling.max_dist, rng, fractional=True)
-                  for i in idx]).astype(np.float32) if batch_size else np.zeros((0, sampling.num_frames), np.float32)
+    t = (
+        np.stack(
+            [
+                sample_clip_times(
+                    lengths[i], sampling.num_frames, sampling.max_dist, rng, fractional=True
+                )
+                for i in idx
+            ]
+        ).astype(np.float32)
+        if batch_size
+        else np.zeros((0, sampling.num_frames), np.float32)
+    )
     return (t, idx) if return_indices else t
 
 
-def span_distribution(lengths, num_frames: int = 3, max_dist: int = 32,
-                      max_num_frames: int | None = None) -> dict[int, float]:
+def span_distribution(
+    lengths, num_frames: int = 3, max_dist: int = 32, max_num_frames: int | None = None
+) -> dict[int, float]:
     """Exact probability of each span T when the video is drawn uniformly from `lengths` (int or list).
 
     For a histogram of the sampler (the book's figure): {T: P(T)}, summing to 1.

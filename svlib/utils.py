@@ -1,4 +1,5 @@
 """Device, precision and seeding helpers shared by every part of svlib."""
+
 from __future__ import annotations
 
 import contextlib

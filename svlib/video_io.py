@@ -4,6 +4,7 @@ ffmpeg comes from PATH or, failing that, from the `imageio-ffmpeg` wheel, so a p
 Decoding pipes frames out of ffmpeg as PPM (raw rgb24 with a tiny "P6 W H 255" header per frame): the
 header carries the decoded size, so rotated or odd-sized videos need no separate probing.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,8 +12,8 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from PIL import Image
@@ -24,7 +25,10 @@ CODECS = {
     "h264": ("libx264", ["-pix_fmt", "yuv420p", "-preset", "medium"]),
     "vp9": ("libvpx-vp9", ["-pix_fmt", "yuv420p", "-b:v", "0"]),
     "mpeg4": ("mpeg4", ["-pix_fmt", "yuv420p", "-q:v", "2"]),
-    "h264rgb": ("libx264rgb", ["-pix_fmt", "rgb24", "-preset", "medium"]),  # near-lossless RGB (crf 0 = lossless)
+    "h264rgb": (
+        "libx264rgb",
+        ["-pix_fmt", "rgb24", "-preset", "medium"],
+    ),  # near-lossless RGB (crf 0 = lossless)
 }
 
 
@@ -35,9 +39,12 @@ def ffmpeg_exe() -> str:
         return exe
     try:
         import imageio_ffmpeg
+
         return imageio_ffmpeg.get_ffmpeg_exe()
     except Exception as e:  # ImportError or the wheel lacking a binary for this platform
-        raise RuntimeError("ffmpeg not found: install it on PATH or `pip install imageio-ffmpeg`") from e
+        raise RuntimeError(
+            "ffmpeg not found: install it on PATH or `pip install imageio-ffmpeg`"
+        ) from e
 
 
 def _check_file(path) -> Path:
@@ -52,15 +59,24 @@ def _check_file(path) -> Path:
 def video_info(path) -> dict:
     """Container metadata parsed from `ffmpeg -i`: {"width", "height", "fps", "duration"} (fps/duration may be None)."""
     path = _check_file(path)
-    err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True).stderr.decode(errors="replace")
-    m = re.search(r"Stream #.*?Video:.*?[ ,](\d+)x(\d+)(?=[ ,\[]|$)", err, re.M)  # not the "0x3163..." codec tag
+    err = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True
+    ).stderr.decode(errors="replace")
+    m = re.search(
+        r"Stream #.*?Video:.*?[ ,](\d+)x(\d+)(?=[ ,\[]|$)", err, re.M
+    )  # not the "0x3163..." codec tag
     if not m:
         raise ValueError(f"cannot read video {path}: no video stream ({_tail(err)})")
     fps = re.search(r"Video:.*?([\d.]+) fps", err)
     dur = re.search(r"Duration: (\d+):(\d+):([\d.]+)", err)
-    return {"width": int(m.group(1)), "height": int(m.group(2)),
-            "fps": float(fps.group(1)) if fps else None,
-            "duration": int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3)) if dur else None}
+    return {
+        "width": int(m.group(1)),
+        "height": int(m.group(2)),
+        "fps": float(fps.group(1)) if fps else None,
+        "duration": int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3))
+        if dur
+        else None,
+    }
 
 
 def _tail(err: str, n: int = 3) -> str:
@@ -71,12 +87,15 @@ def _tail(err: str, n: int = 3) -> str:
 def resize_filter(resolution: int) -> str:
     """ffmpeg filter: Lanczos-resize the short side to `resolution`, then centre-crop a square."""
     r = int(resolution)
-    return (f"scale=w='if(lt(iw,ih),{r},-1)':h='if(lt(iw,ih),-1,{r})':flags=lanczos+accurate_rnd,"
-            f"crop={r}:{r}")
+    return (
+        f"scale=w='if(lt(iw,ih),{r},-1)':h='if(lt(iw,ih),-1,{r})':flags=lanczos+accurate_rnd,"
+        f"crop={r}:{r}"
+    )
 
 
-def iter_frames(path, *, fps: float | None = None, resolution: int | None = None,
-                strict: bool = True) -> Iterator[np.ndarray]:
+def iter_frames(
+    path, *, fps: float | None = None, resolution: int | None = None, strict: bool = True
+) -> Iterator[np.ndarray]:
     """Yield decoded frames uint8 [H, W, 3] one at a time (constant memory; for long videos).
 
     strict: raise after the last frame if ffmpeg reported any decoding error (a truncated file often
@@ -84,9 +103,14 @@ def iter_frames(path, *, fps: float | None = None, resolution: int | None = None
     """
     path = _check_file(path)
     filters = ([f"fps={fps}"] if fps else []) + ([resize_filter(resolution)] if resolution else [])
-    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path)] + (["-vf", ",".join(filters)] if filters else []) \
+    cmd = (
+        [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path)]
+        + (["-vf", ",".join(filters)] if filters else [])
         + ["-map", "0:v:0", "-an", "-f", "image2pipe", "-c:v", "ppm", "-"]
-    errf = tempfile.TemporaryFile()  # a file, not a pipe: a chatty decoder cannot fill it and deadlock us
+    )
+    errf = (
+        tempfile.TemporaryFile()
+    )  # a file, not a pipe: a chatty decoder cannot fill it and deadlock us
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf)
     n = 0
     try:
@@ -111,8 +135,10 @@ def iter_frames(path, *, fps: float | None = None, resolution: int | None = None
         if n == 0:
             raise ValueError(f"video {path} has no frames ({_tail(err)})")
         if strict and err.strip():
-            raise ValueError(f"video {path} is truncated or corrupt (decoded {n} frames, then: {_tail(err)}); "
-                             "pass strict=False to keep the decodable frames")
+            raise ValueError(
+                f"video {path} is truncated or corrupt (decoded {n} frames, then: {_tail(err)}); "
+                "pass strict=False to keep the decodable frames"
+            )
     finally:
         if proc.poll() is None:  # consumer stopped early, or an error above
             proc.kill()
@@ -121,7 +147,9 @@ def iter_frames(path, *, fps: float | None = None, resolution: int | None = None
         errf.close()
 
 
-def read_video(path, *, fps: float | None = None, resolution: int | None = None, strict: bool = True) -> np.ndarray:
+def read_video(
+    path, *, fps: float | None = None, resolution: int | None = None, strict: bool = True
+) -> np.ndarray:
     """Decode a whole video: uint8 [N, H, W, 3].
 
     fps: resample the frame rate with ffmpeg's `fps` filter (drops/duplicates frames).
@@ -142,7 +170,9 @@ class VideoWriter:
 
     def __init__(self, path, fps: float = 30, codec: str = "h264", crf: int = 18):
         if codec not in CODECS:
-            raise ValueError(f"write_video({path}): unknown codec {codec!r}; choose one of {sorted(CODECS)}")
+            raise ValueError(
+                f"write_video({path}): unknown codec {codec!r}; choose one of {sorted(CODECS)}"
+            )
         self.path, self.fps, self.crf = Path(path), fps, crf
         self.encoder, self.extra = CODECS[codec]
         self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
@@ -150,18 +180,49 @@ class VideoWriter:
 
     def _start(self, h: int, w: int):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        quality = ["-crf", str(self.crf)] if self.encoder in ("libx264", "libx264rgb", "libvpx-vp9") else []
-        cmd = [ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-               "-r", str(self.fps), "-i", "-", "-an", "-c:v", self.encoder, *self.extra, *quality]
-        cmd += ["-movflags", "+faststart"] if self.path.suffix.lower() in (".mp4", ".mov", ".m4v") else []
-        self.proc = subprocess.Popen(cmd + [str(self.tmp)], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        quality = (
+            ["-crf", str(self.crf)]
+            if self.encoder in ("libx264", "libx264rgb", "libvpx-vp9")
+            else []
+        )
+        cmd = [
+            ffmpeg_exe(),
+            "-y",
+            "-v",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{w}x{h}",
+            "-r",
+            str(self.fps),
+            "-i",
+            "-",
+            "-an",
+            "-c:v",
+            self.encoder,
+            *self.extra,
+            *quality,
+        ]
+        cmd += (
+            ["-movflags", "+faststart"]
+            if self.path.suffix.lower() in (".mp4", ".mov", ".m4v")
+            else []
+        )
+        self.proc = subprocess.Popen(
+            cmd + [str(self.tmp)], stdin=subprocess.PIPE, stderr=subprocess.PIPE
+        )
 
     def write(self, frames) -> None:
         frames = np.asarray(frames)
         if frames.ndim == 3:
             frames = frames[..., None].repeat(3, -1)
         if frames.ndim != 4 or frames.shape[-1] != 3:
-            raise ValueError(f"write_video({self.path}): frames must be [N, H, W, 3], got {frames.shape}")
+            raise ValueError(
+                f"write_video({self.path}): frames must be [N, H, W, 3], got {frames.shape}"
+            )
         if frames.dtype != np.uint8:
             raise ValueError(f"write_video({self.path}): frames must be uint8, got {frames.dtype}")
         if "yuv420p" in self.extra:
@@ -171,7 +232,9 @@ class VideoWriter:
             self.shape = frames.shape[1:3]
             self._start(*self.shape)
         elif frames.shape[1:3] != self.shape:
-            raise ValueError(f"write_video({self.path}): frame size changed from {self.shape} to {frames.shape[1:3]}")
+            raise ValueError(
+                f"write_video({self.path}): frame size changed from {self.shape} to {frames.shape[1:3]}"
+            )
         try:
             self.proc.stdin.write(np.ascontiguousarray(frames).tobytes())
         except BrokenPipeError:
@@ -215,7 +278,9 @@ def write_video(path, frames, fps: float = 30, codec: str = "h264", crf: int = 1
     """
     frames = np.asarray(frames)
     if len(frames) == 0:
-        raise ValueError(f"write_video({path}): frames must be [N, H, W, 3] with N >= 1, got {frames.shape}")
+        raise ValueError(
+            f"write_video({path}): frames must be [N, H, W, 3] with N >= 1, got {frames.shape}"
+        )
     w = VideoWriter(path, fps=fps, codec=codec, crf=crf)
     w.write(frames)
     return w.close()
@@ -225,7 +290,9 @@ def write_frames(folder, frames, ext: str = "png", quality: int = 95, start: int
     """Write uint8 [N, H, W, 3] frames as folder/%06d.png (or .jpg at `quality`); returns the paths."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"write_frames({folder}): frames must be uint8 [N, H, W, 3], got {frames.dtype} {frames.shape}")
+        raise ValueError(
+            f"write_frames({folder}): frames must be uint8 [N, H, W, 3], got {frames.dtype} {frames.shape}"
+        )
     ext = ext.lower().lstrip(".")
     if ext not in ("png", "jpg", "jpeg"):
         raise ValueError(f"write_frames({folder}): ext must be png or jpg, got {ext!r}")
@@ -258,4 +325,6 @@ def is_video_file(path) -> bool:
 
 
 def is_image_file(path) -> bool:
-    return Path(path).suffix.lower() in IMAGE_EXTS and not os.path.basename(str(path)).startswith(".")
+    return Path(path).suffix.lower() in IMAGE_EXTS and not os.path.basename(str(path)).startswith(
+        "."
+    )

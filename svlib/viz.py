@@ -1,4 +1,5 @@
 """Turning tensors into things people look at: uint8 frames, grids, inline videos, live loss plots."""
+
 from __future__ import annotations
 
 import math
@@ -38,26 +39,31 @@ def video_grid(videos, ncols: int | None = None, pad: int = 1) -> np.ndarray:
     for i in range(B):
         r, c = divmod(i, ncols)
         y, x = pad + r * (H + pad), pad + c * (W + pad)
-        out[:, y:y + H, x:x + W] = v[i]
+        out[:, y : y + H, x : x + W] = v[i]
     return out
 
 
 def ensure_ffmpeg() -> str:
     """Path of an ffmpeg binary for mediapy: the one on PATH, else the one shipped in `imageio-ffmpeg`."""
     import mediapy
+
     exe = shutil.which("ffmpeg")
     if exe is None:
         import imageio_ffmpeg
+
         exe = imageio_ffmpeg.get_ffmpeg_exe()
     mediapy.set_ffmpeg(exe)
     return exe
 
 
-def show_video(frames, fps: float = 12, height: int | None = None, title: str | None = None, loop: bool = True):
+def show_video(
+    frames, fps: float = 12, height: int | None = None, title: str | None = None, loop: bool = True
+):
     """Show a video inline (base64 mp4 in the page). `frames`: `[T, H, W, 3]` uint8, `[T, C, H, W]` float,
     or a batch `[B, T, C, H, W]` which is tiled into a grid first. Small videos are upscaled (nearest)
     to at least `height` pixels so they stay visible."""
     import mediapy
+
     if (torch.is_tensor(frames) or isinstance(frames, np.ndarray)) and np.ndim(frames) == 5:
         v = video_grid(frames)
     else:
@@ -77,11 +83,14 @@ def show_video(frames, fps: float = 12, height: int | None = None, title: str | 
 def show_frames(frames, ncols: int = 8, title: str | None = None, ax=None, scale: float = 1.0):
     """A strip of frames `[T, ...]` as one matplotlib figure (the static view of a video)."""
     import matplotlib.pyplot as plt
+
     v = to_uint8(frames)
     T = v.shape[0]
     ncols = min(ncols, T)
     nrows = math.ceil(T / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * 1.3 * ncols, scale * 1.3 * nrows + 0.3), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(scale * 1.3 * ncols, scale * 1.3 * nrows + 0.3), squeeze=False
+    )
     for i, a in enumerate(axes.flat):
         a.axis("off")
         if i < T:
@@ -109,6 +118,7 @@ class LossBoard:
 
     def figure(self):
         import matplotlib.pyplot as plt
+
         fig, ax = plt.subplots(figsize=(6, 3))
         for k, pts in self.history.items():
             s, v = zip(*pts)
@@ -122,6 +132,7 @@ class LossBoard:
     def _redraw(self):
         import matplotlib.pyplot as plt
         from IPython.display import display
+
         fig = self.figure()
         if self._handle is None:
             self._handle = display(fig, display_id=True)

@@ -1,4 +1,5 @@
 """Small modules shared by several test files."""
+
 import torch
 import torch.nn as nn
 

@@ -1,13 +1,14 @@
 """Video-consistent ADA: identity at p=0, per-clip consistency, each op's effect, gradients, controller."""
+
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
+from stand_ins import TinyD
 
 from svlib.augment import COLOR_OPS, GEOM_OPS, AdaController, AugmentPipe, grid_sample2
 from svlib.losses import r1_penalty
-from stand_ins import TinyD
 
 ALL_OPS = GEOM_OPS + COLOR_OPS
 
@@ -46,16 +47,21 @@ def test_distinct_frames_get_the_transform_of_single_frame_clips():
     x = clips(B=6, Fn=3, seed=2)
     pipe = AugmentPipe(p=1.0)
     y = pipe(x, generator=gen(5))
-    for f in range(3):  # parameters are drawn per clip, so a one-frame clip with the same seed matches
-        torch.testing.assert_close(y[:, f:f + 1], pipe(x[:, f:f + 1].contiguous(), generator=gen(5)),
-                                   atol=1e-5, rtol=0)
+    for f in range(
+        3
+    ):  # parameters are drawn per clip, so a one-frame clip with the same seed matches
+        torch.testing.assert_close(
+            y[:, f : f + 1], pipe(x[:, f : f + 1].contiguous(), generator=gen(5)), atol=1e-5, rtol=0
+        )
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 def test_shape_dtype_device_preserved(dtype):
     x = clips(B=3, Fn=2, H=12, W=20, dtype=torch.float32).to(dtype)
     y = AugmentPipe(p=0.7)(x, generator=gen(3))
-    assert y.shape == x.shape and y.dtype == dtype and y.device == x.device and torch.isfinite(y).all()
+    assert (
+        y.shape == x.shape and y.dtype == dtype and y.device == x.device and torch.isfinite(y).all()
+    )
 
 
 def test_xflip_is_torch_flip_or_nothing():
@@ -71,7 +77,11 @@ def test_rotate90_is_a_quarter_turn():
     y = only("rotate90")(x, generator=gen(5))
     ks = []
     for b in range(16):
-        k = [k for k in range(4) if torch.allclose(y[b], torch.rot90(x[b], k, dims=(-2, -1)), atol=1e-6)]
+        k = [
+            k
+            for k in range(4)
+            if torch.allclose(y[b], torch.rot90(x[b], k, dims=(-2, -1)), atol=1e-6)
+        ]
         assert len(k) == 1
         ks += k
     assert len(set(ks)) >= 3
@@ -82,8 +92,14 @@ def test_xint_is_an_integer_shift():
     y = only("xint")(x, generator=gen(6))
     shifts = set()
     for b in range(8):  # look for (dx, dy), |d| <= 0.125·16 = 2, matching on the overlap
-        hits = [(dx, dy) for dx in range(-2, 3) for dy in range(-2, 3)
-                if torch.allclose(y[b, ..., 2:-2, 2:-2], x[b, ..., 2 + dy:14 + dy, 2 + dx:14 + dx], atol=1e-6)]
+        hits = [
+            (dx, dy)
+            for dx in range(-2, 3)
+            for dy in range(-2, 3)
+            if torch.allclose(
+                y[b, ..., 2:-2, 2:-2], x[b, ..., 2 + dy : 14 + dy, 2 + dx : 14 + dx], atol=1e-6
+            )
+        ]
         assert len(hits) == 1
         shifts.add(hits[0])
     assert len(shifts) > 1
@@ -154,7 +170,9 @@ def test_lumaflip_hue_saturation_act_on_luma_and_chroma():
 
 def test_from_spec_and_disable():
     pipe = AugmentPipe.from_spec("bgc", disable=("rotate90", "xflip"))
-    assert pipe.strength["rotate90"] == 0 and pipe.strength["xflip"] == 0 and pipe.strength["hue"] == 1
+    assert (
+        pipe.strength["rotate90"] == 0 and pipe.strength["xflip"] == 0 and pipe.strength["hue"] == 1
+    )
     assert all(AugmentPipe.from_spec("bg").strength[k] == 0 for k in COLOR_OPS)
     with pytest.raises(ValueError, match="disable"):
         AugmentPipe.from_spec("bgc", disable=("spin",))
@@ -179,7 +197,7 @@ def test_r1_double_backward_through_augment():
     torch.manual_seed(0)
     D = TinyD().double()
     x = clips(B=4, H=8, W=8, dtype=torch.float64)
-    t = torch.tensor([[0., 1., 3.]]).repeat(4, 1).double()
+    t = torch.tensor([[0.0, 1.0, 3.0]]).repeat(4, 1).double()
     pipe = AugmentPipe(p=1.0)
     pen = lambda: r1_penalty(D, x, t, augment=lambda v: pipe(v, generator=gen(15))).sum()
     (gw,) = torch.autograd.grad(pen(), D.conv.weight)  # needs grid_sample's double backward
@@ -208,9 +226,20 @@ def test_grid_sample2_matches_grid_sample_to_second_order(mode, device):
     grid = F.affine_grid(theta, [N, C, H, W], align_corners=False)
     w = torch.randn(N, C, H, W, dtype=torch.float64)
     unit = torch.eye(H * W, dtype=torch.float64).view(H * W, 1, H, W)
-    S = torch.stack([F.grid_sample(unit, grid[n:n + 1].expand(H * W, -1, -1, -1), mode=mode,
-                                   padding_mode="reflection", align_corners=False).view(H * W, H * W).T
-                     for n in range(N)])                                          # [N, HW_out, HW_in]
+    S = torch.stack(
+        [
+            F.grid_sample(
+                unit,
+                grid[n : n + 1].expand(H * W, -1, -1, -1),
+                mode=mode,
+                padding_mode="reflection",
+                align_corners=False,
+            )
+            .view(H * W, H * W)
+            .T
+            for n in range(N)
+        ]
+    )  # [N, HW_out, HW_in]
 
     def r1_like(sample, dev):
         xi, wi = x.to(dev).requires_grad_(), w.to(dev).requires_grad_()
@@ -264,11 +293,15 @@ def test_ada_controller_moves_p_and_roundtrips():
     assert float(pipe.p) == float(pipe2.p) < 1
 
 
-@pytest.mark.parametrize("op", ["scale", "rotate", "aniso", "xfrac", "brightness", "contrast", "hue", "saturation"])
+@pytest.mark.parametrize(
+    "op", ["scale", "rotate", "aniso", "xfrac", "brightness", "contrast", "hue", "saturation"]
+)
 def test_each_op_fires_for_a_fraction_p_of_clips(op):
     n, p = 2000, 0.3
     x = clips(B=n, Fn=1, H=8, W=8)
     pipe = only(op)
     pipe.p.fill_(p)
-    changed = ((pipe(x, generator=gen(16)) - x).flatten(1).abs().amax(1) > 1e-4).float().mean().item()
+    changed = (
+        ((pipe(x, generator=gen(16)) - x).flatten(1).abs().amax(1) > 1e-4).float().mean().item()
+    )
     assert abs(changed - p) < 4 * math.sqrt(p * (1 - p) / n)

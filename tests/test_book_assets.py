@@ -1,4 +1,5 @@
 """The checkpoint shipped for the book loads as data and generates videos."""
+
 import torch
 
 from svlib import book
@@ -15,4 +16,4 @@ def test_shipped_checkpoint_generates_videos():
     v = generate_frames(G, 8, fps_factor=2.0, num_videos=2, seed=3)
     assert v.shape == (2, 8, 3, 32, 32) and torch.isfinite(v).all()
     assert (v[:, 1:] - v[:, :-1]).abs().mean() > 0  # it moves
-    assert G.w_avg.abs().sum() > 0                    # trained with w_avg tracking (truncation works)
+    assert G.w_avg.abs().sum() > 0  # trained with w_avg tracking (truncation works)

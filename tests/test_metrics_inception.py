@@ -1,4 +1,5 @@
 """FID InceptionV3: builds, 2048-d features, loads its own state_dict, refuses to run without weights."""
+
 import pytest
 import torch
 
@@ -9,10 +10,12 @@ def test_untrained_builds_and_gives_2048_features():
     torch.manual_seed(0)
     net = load_inception(None, untrained=True)
     assert net.untrained and "UNTRAINED" in net.name
-    x = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)      # any size: resized to 299 inside
+    x = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)  # any size: resized to 299 inside
     f = net(x)
     assert f.shape == (2, 2048) and torch.isfinite(f).all() and (f[0] != f[1]).any()
-    assert sum(p.numel() for p in net.parameters()) == 23_850_960   # torchvision Inception3 (no aux) + 1008-way fc
+    assert (
+        sum(p.numel() for p in net.parameters()) == 23_850_960
+    )  # torchvision Inception3 (no aux) + 1008-way fc
 
 
 def test_missing_weights_error_and_state_dict_load(tmp_path):

@@ -1,5 +1,6 @@
 """Generator and discriminator: shapes for every preset, consistency of generation in t, holistic D behaviour,
 gradients, determinism, bf16 autocast and torch.compile."""
+
 import dataclasses
 
 import pytest
@@ -17,7 +18,9 @@ def tiny_cfg(**d_over):
     cfg.G.channel_base = cfg.D.channel_base = 256
     cfg.G.channel_max = cfg.D.channel_max = 32
     cfg.G.z_dim = cfg.G.w_dim = 32
-    cfg.G.motion = MotionConfig(z_dim=16, code_dim=16, time_dim=8, min_period=4.0, max_period=64.0, kernel_size=5)
+    cfg.G.motion = MotionConfig(
+        z_dim=16, code_dim=16, time_dim=8, min_period=4.0, max_period=64.0, kernel_size=5
+    )
     cfg.D.cmap_dim, cfg.D.gap_embed_dim, cfg.D.max_time_gap = 32, 8, 64
     cfg.D.concat_res = 8
     for k, v in d_over.items():
@@ -57,7 +60,10 @@ def test_paper256_shapes_and_spec_layout():
     assert b[256].fromrgb.weight.shape[:2] == (64, 3) and b[256].conv1.weight.shape[:2] == (128, 64)
     assert b[32].conv1.weight.shape[0] == 256 and b[32].skip.weight.shape[0] == 256
     assert b[16].conv0.weight.shape[:2] == (512, 768) and b[16].skip.weight.shape[:2] == (512, 768)
-    assert D3.epilogue.conv.weight.shape[:2] == (512, 513) and D3.epilogue.fc.weight.shape == (512, 8192)
+    assert D3.epilogue.conv.weight.shape[:2] == (512, 513) and D3.epilogue.fc.weight.shape == (
+        512,
+        8192,
+    )
     assert D3.mapping.embed.weight.shape == (512, 552)  # 2 gaps × (256 learned + 20 Fourier)
 
 
@@ -75,7 +81,7 @@ def synthesis_params(cfg: GeneratorConfig):
         n += mod(ch(r // 2), ch(r), 3) + mod(ch(r), ch(r), 3) + mod(ch(r), 3, 1)
         r *= 2
     n += m.z_dim * m.code_dim * m.kernel_size + m.code_dim  # conv1d stack
-    n += (m.num_layers - 1) * (m.code_dim ** 2 * m.kernel_size + m.code_dim)
+    n += (m.num_layers - 1) * (m.code_dim**2 * m.kernel_size + m.code_dim)
     n += 2 * m.code_dim * m.time_dim + m.code_dim * 2 * m.time_dim  # W_p, W_φ, W_a (bias-free)
     return n
 
@@ -86,7 +92,9 @@ def test_param_counts_match_spec(preset):
     G = Generator(cfg.G)
     assert count_params(G) == synthesis_params(cfg.G)
     if preset == "paper256":
-        assert count_params(G.motion) == 2 * (512 * 512 * 11 + 512) + 2 * 512 * 256 + 512 * 512  # 5.77M + 0.52M
+        assert (
+            count_params(G.motion) == 2 * (512 * 512 * 11 + 512) + 2 * 512 * 256 + 512 * 512
+        )  # 5.77M + 0.52M
 
 
 def test_paper1024_forward_with_reduced_channels():
@@ -112,7 +120,7 @@ def test_generation_in_chunks_equals_one_call():
         full = G(z, t, motion_z=mz)
         halves = torch.cat([G(z, t[:, :32], motion_z=mz), G(z, t[:, 32:], motion_z=mz)], dim=1)
         longer = G.sample_motion_z(2, 1000, generator=torch.Generator().manual_seed(1))
-        assert torch.equal(longer[:, :mz.shape[1]], mz)
+        assert torch.equal(longer[:, : mz.shape[1]], mz)
         again = G(z, t, motion_z=longer)
     assert torch.allclose(full, halves, atol=1e-6)
     assert torch.allclose(full, again, atol=1e-6)  # a longer motion_z gives identical frames
@@ -173,7 +181,9 @@ def test_discriminator_batch_independence_without_mbstd():
         assert torch.allclose(full[:3], D(x2, t)[:3], atol=1e-5)
     _, Dm = models(tiny_cfg(mbstd_group_size=4))
     with torch.no_grad():
-        assert not torch.allclose(Dm(x, t)[:3], Dm(x2, t)[:3], atol=1e-5)  # with mbstd, batch mates matter
+        assert not torch.allclose(
+            Dm(x, t)[:3], Dm(x2, t)[:3], atol=1e-5
+        )  # with mbstd, batch mates matter
         assert Dm(x[:3], t[:3]).shape == (3,)  # batch 3 with group 4: falls back to a group of 3
 
 
@@ -182,8 +192,12 @@ def test_discriminator_is_sensitive_to_frame_order_and_gaps():
     x, t = torch.randn(2, 3, 3, 16, 16), torch.tensor([[0.0, 2.0, 5.0]] * 2)
     with torch.no_grad():
         base = D(x, t)
-        assert not torch.allclose(base, D(x[:, [2, 0, 1]], t), atol=1e-5)  # holistic: frame order matters
-        assert not torch.allclose(base, D(x, torch.tensor([[0.0, 3.0, 5.0]] * 2)), atol=1e-5)  # gaps matter
+        assert not torch.allclose(
+            base, D(x[:, [2, 0, 1]], t), atol=1e-5
+        )  # holistic: frame order matters
+        assert not torch.allclose(
+            base, D(x, torch.tensor([[0.0, 3.0, 5.0]] * 2)), atol=1e-5
+        )  # gaps matter
         assert torch.allclose(base, D(x, t + 7), atol=1e-5)  # only gaps matter, not absolute time
     with pytest.raises(ValueError, match="max_time_gap"):
         D(x, torch.tensor([[0.0, 2.0, 66.0]] * 2))  # gap 64 >= max_time_gap 64
@@ -199,13 +213,17 @@ def test_image_discriminator_one_logit_per_frame():
     with torch.no_grad():
         y = D(x)
         assert y.shape == (2, 3)
-        assert torch.allclose(D(x[:, [2, 0, 1]]), y[:, [2, 0, 1]], atol=1e-5)  # frames judged independently
+        assert torch.allclose(
+            D(x[:, [2, 0, 1]]), y[:, [2, 0, 1]], atol=1e-5
+        )  # frames judged independently
 
 
 @pytest.mark.parametrize("concat_res", [16, 32, 4])
 def test_concatenation_point(concat_res):
     _, D = models(tiny_cfg(concat_res=concat_res))
-    if concat_res >= 16:  # input resolution <= concat_res: frames concatenated at the input (F·3 channels)
+    if (
+        concat_res >= 16
+    ):  # input resolution <= concat_res: frames concatenated at the input (F·3 channels)
         assert D.concat_at == 0 and D.blocks[0].fromrgb.weight.shape[1] == 9
     else:
         assert D.concat_at == len(D.blocks) and D.epilogue.conv.weight.shape[1] == 3 * (32 // 2) + 1
@@ -285,8 +303,16 @@ def test_torch_compile_forward():
             cg, cd = torch.compile(G, fullgraph=False), torch.compile(D, fullgraph=False)
             x = cg(z, t, motion_z=mz)
             y = cd(x, t)
-        except Exception as e:  # missing C++ toolchain etc. is an environment issue, not a model bug
-            if "compil" in type(e).__name__.lower() or "InductorError" in type(e).__name__ or "cpp" in str(e).lower():
-                pytest.skip(f"torch.compile toolchain unavailable: {type(e).__name__}: {str(e)[:200]}")
+        except (
+            Exception
+        ) as e:  # missing C++ toolchain etc. is an environment issue, not a model bug
+            if (
+                "compil" in type(e).__name__.lower()
+                or "InductorError" in type(e).__name__
+                or "cpp" in str(e).lower()
+            ):
+                pytest.skip(
+                    f"torch.compile toolchain unavailable: {type(e).__name__}: {str(e)[:200]}"
+                )
             raise
     assert torch.allclose(x, ref_x, atol=1e-4) and torch.allclose(y, ref_y, atol=1e-4)

@@ -1,15 +1,17 @@
 """Motion path: grid length, continuity of v(t) across anchors, long-horizon definition, motion_z reuse."""
+
 import math
 
 import pytest
 import torch
 
-from svlib.config import MotionConfig
+from svlib.config import MotionConfig, get_preset
 from svlib.generator import Generator
-from svlib.config import get_preset
 from svlib.motion import MotionNetwork, log_spaced_periods, motion_z_length
 
-CFG = MotionConfig(z_dim=16, code_dim=16, time_dim=8, min_period=4.0, max_period=64.0, kernel_size=5)
+CFG = MotionConfig(
+    z_dim=16, code_dim=16, time_dim=8, min_period=4.0, max_period=64.0, kernel_size=5
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,9 @@ def test_periods_geometric_and_frequencies_ascend():
 
 
 def test_grid_length_formula():
-    assert motion_z_length(MotionConfig(), 1023) == math.ceil(1023 / 16) + 2 + 20  # 86, as in the official code
+    assert (
+        motion_z_length(MotionConfig(), 1023) == math.ceil(1023 / 16) + 2 + 20
+    )  # 86, as in the official code
     assert motion_z_length(CFG, 0) == 2 + 2 * 4
     with pytest.raises(ValueError):
         motion_z_length(CFG, -1)
@@ -45,7 +49,9 @@ def test_embedding_continuous_across_anchors(net):
     for k in range(1, 8):
         t = torch.tensor([[k * dz - eps, k * dz, k * dz + eps]] * 2)
         v = net(t, mz)  # [2, 3, 2K]
-        assert torch.allclose(v[:, 0], v[:, 1], atol=2e-3) and torch.allclose(v[:, 2], v[:, 1], atol=2e-3)
+        assert torch.allclose(v[:, 0], v[:, 1], atol=2e-3) and torch.allclose(
+            v[:, 2], v[:, 1], atol=2e-3
+        )
     # dense sweep: no jumps bigger than the local slope allows
     t = torch.linspace(0, 39.9, 4000)[None].expand(2, -1)
     v = net(t, mz)
@@ -60,9 +66,13 @@ def test_embedding_at_anchor_equals_aligner(net):
     t = torch.tensor([[0.0, 4.0, 12.0]] * 2)
     v = net(t, mz)
     a = net.time_encoder.aligner_fc(u[:, [0, 1, 3]])
-    assert torch.allclose(v, a, atol=1e-4)  # v(t_L) = a(u_L): the sinusoid is removed exactly at anchors
+    assert torch.allclose(
+        v, a, atol=1e-4
+    )  # v(t_L) = a(u_L): the sinusoid is removed exactly at anchors
     mid = net(torch.tensor([[2.0]] * 2), mz)
-    assert not torch.allclose(mid[:, 0], 0.5 * (a[:, 0] + a[:, 1]), atol=1e-3)  # but not between anchors
+    assert not torch.allclose(
+        mid[:, 0], 0.5 * (a[:, 0] + a[:, 1]), atol=1e-3
+    )  # but not between anchors
 
 
 @torch.no_grad()
@@ -80,7 +90,7 @@ def test_defined_far_in_time_and_bounds_checked(net):
 @torch.no_grad()
 def test_longer_motion_z_gives_identical_embedding(net):
     short, long = draw(30.0), draw(300.0)
-    long[:, :short.shape[1]] = short
+    long[:, : short.shape[1]] = short
     t = torch.rand(2, 9) * 30
     assert torch.equal(net(t, short), net(t, long))
 
@@ -89,11 +99,11 @@ def test_longer_motion_z_gives_identical_embedding(net):
 def test_window_of_motion_z_with_first_code_gives_identical_embedding(net):
     mz = draw(2000.0)
     dz, rf = CFG.grid_spacing, net.mapping.receptive_field
-    t = 1500.0 + torch.rand(2, 9) * 40                        # a chunk far into the video
+    t = 1500.0 + torch.rand(2, 9) * 40  # a chunk far into the video
     lo, hi = int(torch.floor(t.min() / dz)), int(torch.floor(t.max() / dz))
-    window = mz[:, lo:hi + 1 + rf]                             # the noise this chunk reads, nothing more
+    window = mz[:, lo : hi + 1 + rf]  # the noise this chunk reads, nothing more
     assert torch.allclose(net(t, window, first_code=lo), net(t, mz), atol=1e-5)
-    with pytest.raises(ValueError, match="first_code"):       # the window does not reach t = 1400
+    with pytest.raises(ValueError, match="first_code"):  # the window does not reach t = 1400
         net(torch.full((2, 1), 1400.0), window, first_code=lo)
 
 
@@ -112,6 +122,8 @@ def test_sample_motion_z_prefix_consistent_with_generator():
     a = G.sample_motion_z(3, 40.0, generator=torch.Generator().manual_seed(7))
     b = G.sample_motion_z(3, 400.0, generator=torch.Generator().manual_seed(7))
     assert a.shape == (3, motion_z_length(G.cfg.motion, 40.0), G.cfg.motion.z_dim)
-    assert torch.equal(b[:, :a.shape[1]], a)  # time-major draw: a longer draw extends every video's noise
+    assert torch.equal(
+        b[:, : a.shape[1]], a
+    )  # time-major draw: a longer draw extends every video's noise
     c = G.sample_motion_z(3, 40.0, generator=torch.Generator().manual_seed(8))
     assert not torch.equal(a, c)

@@ -1,4 +1,5 @@
 """Chapters are committed without outputs (the book build executes them) and are listed in the table of contents."""
+
 import json
 import re
 import subprocess
@@ -11,8 +12,9 @@ def _committed_text(path: Path) -> str:
     """The staged/committed version when in a git checkout (CI's nbmake --overwrite dirties the working copy)."""
     rel = path.relative_to(ROOT).as_posix()
     try:
-        return subprocess.run(["git", "show", f":{rel}"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout
+        return subprocess.run(
+            ["git", "show", f":{rel}"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
     except (subprocess.CalledProcessError, FileNotFoundError):
         return path.read_text()
 

@@ -1,14 +1,29 @@
 """Low-level ops: FIR resampling, bias_act, modulated convolution, equalized-lr layers."""
+
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from svlib.layers import (Conv2dLayer, DiscriminatorBlock, FullyConnectedLayer, MappingNetwork, MinibatchStdLayer,
-                          mbstd_group)
-from svlib.ops import (bias_act, conv2d_resample, downsample2d, fir_filter, modulated_conv2d, modulated_weight,
-                       upfirdn2d, upsample2d)
+from svlib.layers import (
+    Conv2dLayer,
+    DiscriminatorBlock,
+    FullyConnectedLayer,
+    MappingNetwork,
+    MinibatchStdLayer,
+    mbstd_group,
+)
+from svlib.ops import (
+    bias_act,
+    conv2d_resample,
+    downsample2d,
+    fir_filter,
+    modulated_conv2d,
+    modulated_weight,
+    upfirdn2d,
+    upsample2d,
+)
 
 
 def naive_upfirdn1d(x, taps, up, down, p0, p1, gain):
@@ -18,14 +33,20 @@ def naive_upfirdn1d(x, taps, up, down, p0, p1, gain):
         z[i * up] = v
     z = [0.0] * p0 + z + [0.0] * p1
     k = len(taps)
-    y = [sum(z[j + m] * taps[k - 1 - m] * gain for m in range(k)) for j in range(len(z) - k + 1)]  # convolution
+    y = [
+        sum(z[j + m] * taps[k - 1 - m] * gain for m in range(k)) for j in range(len(z) - k + 1)
+    ]  # convolution
     return y[::down]
 
 
-@pytest.mark.parametrize("up,down,pad", [(2, 1, (2, 1)), (1, 2, (1, 1)), (1, 1, (1, 2)), (2, 1, (1, 1))])
+@pytest.mark.parametrize(
+    "up,down,pad", [(2, 1, (2, 1)), (1, 2, (1, 1)), (1, 1, (1, 2)), (2, 1, (1, 1))]
+)
 def test_upfirdn2d_matches_separable_loop_reference(up, down, pad):
     torch.manual_seed(0)
-    x = torch.randn(1, 1, 1, 7, dtype=torch.float64)  # a single row: the 2D filter acts as 1-D taps / sum
+    x = torch.randn(
+        1, 1, 1, 7, dtype=torch.float64
+    )  # a single row: the 2D filter acts as 1-D taps / sum
     taps = [1.0, 2.0, 5.0, 1.0]  # asymmetric: catches a missing flip
     f2 = torch.tensor(taps, dtype=torch.float64)
     f2 = f2[:, None] * f2[None, :]
@@ -60,7 +81,9 @@ def test_resampling_keeps_constant_image_constant_away_from_borders():
     assert u.shape == (2, 3, 32, 32) and d.shape == (2, 3, 8, 8)
     assert torch.allclose(u[..., 2:-2, 2:-2], torch.full_like(u[..., 2:-2, 2:-2], 0.7), atol=1e-6)
     assert torch.allclose(d[..., 1:-1, 1:-1], torch.full_like(d[..., 1:-1, 1:-1], 0.7), atol=1e-6)
-    assert not torch.allclose(u[..., 0, :], torch.full_like(u[..., 0, :], 0.7))  # the border does see the padding
+    assert not torch.allclose(
+        u[..., 0, :], torch.full_like(u[..., 0, :], 0.7)
+    )  # the border does see the padding
 
 
 def test_conv2d_resample_equals_resample_then_conv_in_interior():
@@ -75,9 +98,13 @@ def test_conv2d_resample_equals_resample_then_conv_in_interior():
     down = conv2d_resample(x, w, f=f.double(), down=2, padding=1)
     ref = downsample2d(F.conv2d(x, w, padding=1), f.double())
     assert down.shape == ref.shape == (2, 5, 6, 6)
-    assert torch.allclose(down[..., 1:-1, 1:-1], ref[..., 1:-1, 1:-1], atol=1e-10)  # padding order differs at borders
+    assert torch.allclose(
+        down[..., 1:-1, 1:-1], ref[..., 1:-1, 1:-1], atol=1e-10
+    )  # padding order differs at borders
     w1 = torch.randn(5, 4, 1, 1, dtype=torch.float64)
-    assert torch.allclose(conv2d_resample(x, w1, f=f.double(), down=2), F.conv2d(downsample2d(x, f.double()), w1))
+    assert torch.allclose(
+        conv2d_resample(x, w1, f=f.double(), down=2), F.conv2d(downsample2d(x, f.double()), w1)
+    )
 
 
 def test_bias_act_gain_and_clamp():
@@ -97,9 +124,9 @@ def loop_modconv(x, weight, styles, demodulate, up=0, f=None):
         if demodulate:
             w = w / w.flatten(1).norm(dim=1)[:, None, None, None]
         if up:
-            out.append(F.conv2d(upsample2d(x[n:n + 1], f), w, padding=weight.shape[-1] // 2))
+            out.append(F.conv2d(upsample2d(x[n : n + 1], f), w, padding=weight.shape[-1] // 2))
         else:
-            out.append(F.conv2d(x[n:n + 1], w, padding=weight.shape[-1] // 2))
+            out.append(F.conv2d(x[n : n + 1], w, padding=weight.shape[-1] // 2))
     return torch.cat(out)
 
 
@@ -112,7 +139,9 @@ def test_modulated_conv_equals_per_sample_loop(fused, demodulate):
     assert torch.allclose(y, loop_modconv(x, weight, styles, demodulate), atol=1e-4)
     # upsampling variant (transposed conv + FIR), compared away from borders with upsample -> conv
     f = fir_filter()
-    y = modulated_conv2d(x, weight, styles, demodulate=demodulate, up=2, padding=1, f=f, fused=fused)
+    y = modulated_conv2d(
+        x, weight, styles, demodulate=demodulate, up=2, padding=1, f=f, fused=fused
+    )
     ref = loop_modconv(x, weight, styles, demodulate, up=2, f=f)
     assert y.shape == ref.shape == (3, 6, 16, 16)
     assert torch.allclose(y[..., 3:-3, 3:-3], ref[..., 3:-3, 3:-3], atol=1e-4)
@@ -124,7 +153,9 @@ def test_demodulated_weights_have_unit_norm_and_unit_output_variance():
     w = modulated_weight(weight, styles)  # [N, O, I, k, k]
     assert torch.allclose(w.flatten(2).norm(dim=2), torch.ones(5, 16), atol=1e-5)
     y = modulated_conv2d(torch.randn(5, 32, 32, 32), weight, styles, padding=1)
-    assert abs(float(y[..., 1:-1, 1:-1].std()) - 1) < 0.1  # unit-variance in -> about unit-variance out
+    assert (
+        abs(float(y[..., 1:-1, 1:-1].std()) - 1) < 0.1
+    )  # unit-variance in -> about unit-variance out
 
 
 def test_modulated_conv_rejects_bad_shapes():
@@ -149,7 +180,9 @@ def test_mapping_network_normalises_and_truncates():
     m = MappingNetwork(8, 3, 16, num_layers=2)
     z, c = torch.randn(4, 8), torch.eye(3)[[0, 1, 2, 0]]
     w = m(z, c)
-    assert torch.allclose(m(10 * z, c), w, atol=1e-5)  # 2nd-moment normalisation: scale of z is irrelevant
+    assert torch.allclose(
+        m(10 * z, c), w, atol=1e-5
+    )  # 2nd-moment normalisation: scale of z is irrelevant
     m(z, c, update_w_avg=True)
     assert torch.allclose(m.w_avg, 0.005 * w.mean(0), atol=1e-6)
     assert torch.allclose(m(z, c, truncation_psi=0.0), m.w_avg.expand(4, -1))

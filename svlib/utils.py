@@ -70,3 +70,20 @@ def quantize(x: torch.Tensor) -> torch.Tensor:
     """[-1, 1] float -> uint8 [0, 255], same layout: x·127.5 + 128 clamped and truncated, the rounding of the
     official metrics code (FVD/FID numbers depend on it)."""
     return (x.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+
+
+def check_shape(x, shape, name: str) -> None:
+    """Raise one ValueError naming `name` unless `x` has `shape`.
+
+    `shape` lists one entry per dimension: an int must match, None matches anything, and a
+    string is a label that matches anything but appears in the message, e.g.
+    `check_shape(t, ["B", "F"], "t")` or `check_shape(w, [B, 512], "w")`. `x` may be None (an
+    absent input counts as a mismatch) or anything with `.shape`. Shapes are Python ints, so the
+    check costs no device synchronisation.
+    """
+    got = None if x is None else tuple(x.shape)
+    ok = got is not None and len(got) == len(shape)
+    ok = ok and all(not isinstance(s, int) or g == s for g, s in zip(got, shape))
+    if not ok:
+        want = ", ".join("?" if s is None else str(s) for s in shape)
+        raise ValueError(f"{name} must have shape [{want}], got {list(got) if got else got}")

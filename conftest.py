@@ -1,4 +1,7 @@
-"""pytest runs the book in its fast profile unless told otherwise (the notebooks read SVLIB_PROFILE)."""
+"""pytest runs the book in its fast profile unless told otherwise.
+
+The notebooks read SVLIB_PROFILE.
+"""
 
 import os
 

@@ -1,7 +1,8 @@
-"""Cost of StyleGAN-V vs a StyleGAN2 image GAN on the same preset: one G+D forward+backward step per video.
+"""StyleGAN-V vs a StyleGAN2 image GAN, same preset: cost of a G+D forward+backward step per video.
 
-StyleGAN-V: G with the motion path, holistic D (one logit per clip). StyleGAN2 baseline: cfg.G.motion=None and
-cfg.D.holistic=False (the same F frames per clip, judged one by one). Median of --runs timed steps after warmup.
+StyleGAN-V: G with the motion path, holistic D (one logit per clip). StyleGAN2 baseline:
+cfg.G.motion=None and cfg.D.holistic=False (the same F frames per clip, judged one by one).
+Median of --runs timed steps after warmup.
 
     python bench/bench_model.py --preset cpu --batch 8 --runs 5
 """
@@ -27,7 +28,10 @@ def _sync(device):
 
 
 class Step:
-    """One G+D forward+backward on `batch` videos of cfg.sampling.num_frames frames (non-saturating G loss)."""
+    """One G+D forward+backward on `batch` videos of cfg.sampling.num_frames frames.
+
+    The G loss is the non-saturating one.
+    """
 
     def __init__(self, cfg, batch: int, device, amp: str):
         torch.manual_seed(0)
@@ -56,7 +60,10 @@ class Step:
         self.D.zero_grad(set_to_none=True)
 
     def flops(self) -> int:
-        """FLOPs of one step (forward + backward) counted by torch's FlopCounterMode: load-independent."""
+        """FLOPs of one step (forward + backward), counted by torch's FlopCounterMode.
+
+        Unlike the timings, this does not depend on the machine's load.
+        """
         from torch.utils.flop_counter import FlopCounterMode
 
         with FlopCounterMode(display=False) as fc:
@@ -94,26 +101,28 @@ def main(argv=None):
         c = get_preset(name)
         G, D = build_models(c)
         print(
-            f"params {name}: G {count_params(G):,} (motion {count_params(G.motion):,})  D {count_params(D):,}"
+            f"params {name}: G {count_params(G):,} (motion {count_params(G.motion):,})  "
+            f"D {count_params(D):,}"
         )
         del G, D
     print(
-        f"device {device}, amp {a.amp}, preset {a.preset}, {cfg.G.resolution}², batch {batch} videos × "
-        f"F={cfg.sampling.num_frames}, median of {a.runs} alternating runs after {a.warmup} warmup"
+        f"device {device}, amp {a.amp}, preset {a.preset}, {cfg.G.resolution}², "
+        f"batch {batch} videos × F={cfg.sampling.num_frames}, "
+        f"median of {a.runs} alternating runs after {a.warmup} warmup"
     )
     steps = {"v": Step(cfg, batch, device, a.amp), "2": Step(base, batch, device, a.amp)}
     if a.flops_only:
         fv, fs = steps["v"].flops(), steps["2"].flops()
         print(
-            f"FLOPs/step : StyleGAN-V {fv / 1e9:.2f} G, StyleGAN2 {fs / 1e9:.2f} G, ratio {fv / fs:.3f}"
+            f"FLOPs/step : StyleGAN-V {fv / 1e9:.2f} G, StyleGAN2 {fs / 1e9:.2f} G, "
+            f"ratio {fv / fs:.3f}"
         )
         return
     for _ in range(a.warmup):
         for st in steps.values():
             st(record=False)
-    for _ in range(
-        a.runs
-    ):  # alternate the two models so load drift on a shared machine hits both alike
+    # alternate the two models so load drift on a shared machine hits both alike
+    for _ in range(a.runs):
         for st in steps.values():
             st()
     tv, ts = steps["v"].median, steps["2"].median

@@ -1,11 +1,13 @@
-"""FVD16 / KVD16 / motion distance of one training run's exports against its baselines, from learning_evidence JSONs.
+"""FVD16 / KVD16 / motion distance of one training run's exports against its baselines.
+
+Plotted from learning_evidence JSONs:
 
     python bench/plot_learning_curve.py bench/results/periodic32_curve/*.json --out curve.png
 
-Each JSON is one `learning_evidence.py --out` result (one checkpoint, one seed). The trained row of every file
-gives one point per seed at that file's training step; the baseline rows (untrained G, still first frames,
-other real clips) of any file are drawn as horizontal bands (min..max over seeds). Only files with the same N
-are combined: FVD's bias depends on N.
+Each JSON is one `learning_evidence.py --out` result (one checkpoint, one seed). The trained row of
+every file gives one point per seed at that file's training step; the baseline rows (untrained G,
+still first frames, other real clips) of any file are drawn as horizontal bands (min..max over
+seeds). Only files with the same N are combined: FVD's bias depends on N.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ def main() -> None:
     ns = {r["n"] for r in res}
     if len(ns) != 1:
         raise SystemExit(
-            f"plot_learning_curve: the files mix N = {sorted(ns)}; FVDs at different N do not compare"
+            f"plot_learning_curve: the files mix N = {sorted(ns)}; "
+            "FVDs at different N do not compare"
         )
     if any(r.get("step") is None for r in res):
         raise SystemExit(
-            "plot_learning_curve: a file has no training step (made before learning_evidence saved it)"
+            "plot_learning_curve: a file has no training step "
+            "(made before learning_evidence saved it)"
         )
     metrics = [("fvd16", "FVD16"), ("kvd16", "KVD16"), ("W1/σ motion", "motion W1 / real σ")]
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6))

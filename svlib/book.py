@@ -1,4 +1,4 @@
-"""Conveniences for the book's notebooks: profile-dependent sizes, the shipped checkpoint, checks."""
+"""Conveniences for the book's notebooks: profile-dependent sizes, shipped checkpoint, checks."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def setup(seed: int = 0, quiet: bool = False) -> BookEnv:
     except ImportError:  # plotting extras not installed: svlib itself still works
         pass
     if env.profile == "fast":
-        # CI-sized work: one thread avoids OpenMP busy-waiting, which makes tiny ops 50-100x slower on shared cores
+        # CI-sized work: one thread avoids OpenMP busy-waiting, which makes tiny ops 50-100x slower
+        # on shared cores
         torch.set_num_threads(1)
     elif env.profile != "gpu":
         torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
@@ -54,14 +55,17 @@ def setup(seed: int = 0, quiet: bool = False) -> BookEnv:
         from . import __version__
 
         print(
-            f"svlib {__version__} | torch {torch.__version__} | device {env.device} | profile {env.profile}"
-            + (" | Colab" if env.on_colab else "")
+            f"svlib {__version__} | torch {torch.__version__} | device {env.device} "
+            f"| profile {env.profile}" + (" | Colab" if env.on_colab else "")
         )
     return env
 
 
 def load_pretrained(device=None):
-    """The small generator shipped with svlib (32², trained on `synthetic:shapes`): (G_ema, config)."""
+    """The small generator shipped with svlib: (G_ema, config).
+
+    It is 32², trained on `synthetic:shapes`.
+    """
     from .checkpoint import load_generator
 
     if not PRETRAINED.is_file():

@@ -1,11 +1,12 @@
 """Sparse clip sampling (paper §3.3; the official `random_frame_sampling`).
 
-StyleGAN-V trains on very sparse clips: F (=3) frames per video whose total span T is a power of two
-drawn uniformly from {d ∈ {1, 2, 4, ..., 2048} : F−1 <= d <= min(len−1, max_dist)}. The first and last
-frame sit at the span's ends (o and o+T); the F−2 other frames are distinct random integer offsets
-strictly inside. Real clips use an integer offset o; fake clips (`fractional=True`) use a continuous
-offset, so t is real-valued while every gap between frames stays an integer — the discriminator's
-time-gap embedding rounds gaps, and G must see non-integer t to become continuous in time.
+StyleGAN-V trains on very sparse clips: F (=3) frames per video whose total span T is a power of
+two drawn uniformly from {d ∈ {1, 2, 4, ..., 2048} : F−1 <= d <= min(len−1, max_dist)}. The first
+and last frame sit at the span's ends (o and o+T); the F−2 other frames are distinct random integer
+offsets strictly inside. Real clips use an integer offset o; fake clips (`fractional=True`) use a
+continuous offset, so t is real-valued while every gap between frames stays an integer — the
+discriminator's time-gap embedding rounds gaps, and G must see non-integer t to become continuous
+in time.
 """
 
 from __future__ import annotations
@@ -46,17 +47,18 @@ def sample_clip_times(
 ) -> np.ndarray:
     """Times of one sparse clip: float64 [F], sorted ascending, first at o and last at o+T.
 
-    o is a uniform integer in [0, length−T−1] (`fractional=False`, real videos) or continuous uniform
-    on [0, length−T−1] (`fractional=True`, fake videos; quantised to 1/1024 frame so gaps stay exact). Note the official upper bound length−T−1
-    (not length−T): the very last frame of a video is never the clip's end. With o <= length−T−1
-    every t lies in [0, length−1]. The gaps t[k+1]−t[k] are always positive integers.
+    o is a uniform integer in [0, length−T−1] (`fractional=False`, real videos) or continuous
+    uniform on [0, length−T−1] (`fractional=True`, fake videos; quantised to 1/1024 frame so gaps
+    stay exact). Note the official upper bound length−T−1 (not length−T): the very last frame of a
+    video is never the clip's end. With o <= length−T−1 every t lies in [0, length−1]. The gaps
+    t[k+1]−t[k] are always positive integers.
     """
     rng = np.random.default_rng() if rng is None else rng
     spans = allowed_spans(length, num_frames, max_dist)
     T = int(rng.choice(spans))
     hi = max(int(length) - T - 1, 0)  # largest offset; 0 when T = length−1
-    # Fractional offsets are quantised to 1/1024 frame: then o + k is exact in float64 and (for t < 16384) in
-    # float32, so every gap is *exactly* an integer, not 0.9999999.
+    # Fractional offsets are quantised to 1/1024 frame: then o + k is exact in float64 and (for
+    # t < 16384) in float32, so every gap is *exactly* an integer, not 0.9999999.
     o = (
         np.floor(rng.uniform(0, hi) * FRAC_STEPS) / FRAC_STEPS
         if fractional
@@ -79,8 +81,9 @@ def sample_fake_times(
     """Times for a batch of generated clips: float32 [B, F] (fractional offsets, integer gaps).
 
     Each row uses the length min(len, max_num_frames) of a uniformly drawn dataset video, as the
-    official training loop does; `lengths` is the dataset's per-video lengths (e.g. `dataset.lengths`).
-    With `return_indices=True` also returns the drawn video indices int64 [B] (to fetch their labels).
+    official training loop does; `lengths` is the dataset's per-video lengths (e.g.
+    `dataset.lengths`). With `return_indices=True` also returns the drawn video indices int64 [B]
+    (to fetch their labels).
     """
     rng = np.random.default_rng() if rng is None else rng
     lengths = np.minimum(np.asarray(lengths, dtype=np.int64).reshape(-1), sampling.max_num_frames)
@@ -105,9 +108,10 @@ def sample_fake_times(
 def span_distribution(
     lengths, num_frames: int = 3, max_dist: int = 32, max_num_frames: int | None = None
 ) -> dict[int, float]:
-    """Exact probability of each span T when the video is drawn uniformly from `lengths` (int or list).
+    """Exact probability of each span T when the video is drawn uniformly from `lengths`.
 
-    For a histogram of the sampler (the book's figure): {T: P(T)}, summing to 1.
+    `lengths` is an int or a list. For a histogram of the sampler (the book's figure): {T: P(T)},
+    summing to 1.
     """
     lengths = np.atleast_1d(np.asarray(lengths, dtype=np.int64))
     if max_num_frames is not None:

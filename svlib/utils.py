@@ -22,8 +22,8 @@ def default_device() -> torch.device:
 def amp_dtype(device: torch.device | str, amp: str = "auto") -> torch.dtype | None:
     """Autocast dtype for `amp` in {"auto", "bf16", "fp16", "off"}; None means full precision.
 
-    "auto" picks bfloat16 on GPUs that support it and full precision on CPU (CPU bf16 autocast works,
-    and is exercised by the tests, but is slower than fp32 on most CPUs).
+    "auto" picks bfloat16 on GPUs that support it and full precision on CPU (CPU bf16 autocast
+    works, and is exercised by the tests, but is slower than fp32 on most CPUs).
     """
     device = torch.device(device)
     if amp == "off":
@@ -56,7 +56,8 @@ def seed_all(seed: int) -> None:
 def profile() -> str:
     """Run profile of the book: "fast" (CI), "book" (CPU build), "gpu" (Colab/GPU training).
 
-    Chosen by the environment variable SVLIB_PROFILE; by default "gpu" when CUDA is present, else "book".
+    Chosen by the environment variable SVLIB_PROFILE; by default "gpu" when CUDA is present, else
+    "book".
     """
     p = os.environ.get("SVLIB_PROFILE", "").strip().lower()
     if p:
@@ -67,8 +68,9 @@ def profile() -> str:
 
 
 def quantize(x: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] float -> uint8 [0, 255], same layout: x·127.5 + 128 clamped and truncated, the rounding of the
-    official metrics code (FVD/FID numbers depend on it)."""
+    """[-1, 1] float -> uint8 [0, 255], same layout: x·127.5 + 128 clamped and truncated.
+
+    This is the rounding of the official metrics code (FVD/FID numbers depend on it)."""
     return (x.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
 
 

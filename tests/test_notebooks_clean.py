@@ -1,4 +1,7 @@
-"""Chapters are committed without outputs (the book build executes them) and are listed in the table of contents."""
+"""Chapters are committed without outputs and are listed in the table of contents.
+
+They have no outputs in git because the book build executes them.
+"""
 
 import json
 import re
@@ -9,7 +12,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _committed_text(path: Path) -> str:
-    """The staged/committed version when in a git checkout (CI's nbmake --overwrite dirties the working copy)."""
+    """The staged/committed version when in a git checkout.
+
+    CI's nbmake --overwrite dirties the working copy.
+    """
     rel = path.relative_to(ROOT).as_posix()
     try:
         return subprocess.run(

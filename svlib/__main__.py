@@ -162,7 +162,7 @@ def _add_metrics(sub):
 
 
 def _cmd_metrics(a) -> int:
-    from .metrics.fvd import metrics_for_checkpoint
+    from .metrics import metrics_for_checkpoint
 
     res = metrics_for_checkpoint(
         a.ckpt,

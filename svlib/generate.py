@@ -1,10 +1,13 @@
-"""Inference with a trained StyleGAN-V generator: arbitrarily long videos, any frame rate, content/motion grids and
-content edits that keep the motion.
+"""Inference with a trained StyleGAN-V generator: arbitrarily long videos, any frame rate,
+content/motion grids and content edits that keep the motion.
 
-Every video is defined by a seed: one torch.Generator seeded with it draws z, then motion_z (time-major, so a
-longer video only appends noise). motion_z is drawn once for the whole time range and frames are made in chunks of
-`chunk_size` timestamps under no_grad, so memory on the device depends on the chunk, not on the video length
-(frames are collected on the CPU). Timestamps are t = offset + arange(num_frames) / fps_factor.
+Every video is defined by a seed: one torch.Generator seeded with it draws z, then motion_z
+(time-major, so a longer video only appends noise). The CLI, the metrics' generated clips, the
+proxies' fixed videos and the training previews all draw and render their videos here. motion_z is
+drawn once for the whole time range and frames are made in chunks of `chunk_size` timestamps under
+no_grad, each chunk mapping only the window of noise it reads, so memory on the device depends on
+the chunk, not on the video length (frames are collected on the CPU).
+Timestamps are t = offset + arange(num_frames) / fps_factor.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from .config import MotionConfig
 from .generator import Generator
-from .utils import quantize
+from .utils import check_shape, quantize
 
 
 def frame_times(num_frames: int, fps_factor: float = 1.0, offset: float = 0.0) -> torch.Tensor:
-    """t = offset + arange(num_frames) / fps_factor, float64 for exactness of the division.  # [T]"""
+    """t = offset + arange(num_frames) / fps_factor, float64 so the division is exact.  # [T]"""
     if num_frames < 1:
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
     if not fps_factor > 0:
@@ -28,20 +32,39 @@ def frame_times(num_frames: int, fps_factor: float = 1.0, offset: float = 0.0) -
     return offset + torch.arange(num_frames, dtype=torch.float64) / fps_factor
 
 
-def seed_latents(G: Generator, seeds: Sequence[int], t_max: float, device=None):
-    """(z [N, z_dim], motion_z [N, L, z] or None) for video seeds: per seed, z then motion_z from one generator.
+def _device_of(G) -> torch.device:
+    return next(G.parameters()).device
 
-    A video depends only on its own seed (not on the other videos in the batch) and, thanks to the time-major
-    motion draw, a larger t_max only extends motion_z.
+
+def noise_window(cfg: MotionConfig, t: torch.Tensor) -> tuple[int, int]:
+    """[start, stop) of the motion noise that v(t) reads for the times t (any shape).
+
+    t reads the codes of its anchors floor(t/δz) and floor(t/δz)+1, each made from
+    num_layers·(k-1)+1 consecutive noise vectors (the conv1d receptive field). `start` is the grid
+    index of the window's first code, the `first_code` of `Generator.synthesis`. The anchor index
+    uses the motion network's own float32 arithmetic, so a time on a cell boundary never falls
+    outside the window.
     """
-    device = torch.device(device) if device is not None else G.const.device
+    anchor = torch.floor(t.float() / cfg.grid_spacing)  # left anchor index per time
+    receptive_field = cfg.num_layers * (cfg.kernel_size - 1) + 1
+    return int(anchor.min()), int(anchor.max()) + 1 + receptive_field
+
+
+def seed_latents(G: Generator, seeds: Sequence[int], t_max: float, device=None):
+    """(z [N, z_dim], motion_z [N, L, z] or None) for video seeds: per seed, z then motion_z from
+    one generator.
+
+    A video depends only on its own seed (not on the other videos in the batch) and, thanks to the
+    time-major motion draw, a larger t_max only extends motion_z.
+    """
+    device = torch.device(device) if device is not None else _device_of(G)
     zs, mzs = [], []
     for s in seeds:
         g = torch.Generator().manual_seed(int(s))
         zs.append(torch.randn(1, G.cfg.z_dim, generator=g))
         mzs.append(G.sample_motion_z(1, t_max, generator=g, device="cpu"))
     z = torch.cat(zs).to(device)
-    mz = None if G.motion is None else torch.cat(mzs).to(device)
+    mz = None if G.cfg.motion is None else torch.cat(mzs).to(device)
     return z, mz
 
 
@@ -55,7 +78,8 @@ def iter_chunks(
     chunk_size: int = 128,
     progress: bool = False,
 ) -> Iterator[torch.Tensor]:
-    """Yields frames [N, chunk, C, H, W] (on G's device) for consecutive chunks of the timestamps t [T] or [N, T]."""
+    """Yields frames [N, chunk, C, H, W] (on G's device) for consecutive chunks of the timestamps t
+    [T] or [N, T]."""
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     N = w.shape[0]
@@ -66,21 +90,57 @@ def iter_chunks(
         from tqdm.auto import tqdm
 
         starts = tqdm(starts, desc="frames", unit="chunk")
-    if G.motion is not None and motion_z is None:
-        motion_z = G.sample_motion_z(
-            N, float(t.max())
-        )  # once: every chunk must read the same motion
+    if G.cfg.motion is not None and motion_z is None:
+        # once: every chunk must read the same motion
+        motion_z = G.sample_motion_z(N, float(t.max()))
     for s in starts:
         tc = t[:, s : s + chunk_size]  # [N, chunk]
-        if G.motion is None:
+        if G.cfg.motion is None:
             yield G.synthesis(w, tc, c=c)
             continue
-        # Only the noise this chunk reads: codes lo..hi+1, each from receptive_field noise vectors. Mapping the
-        # whole sequence per chunk would make a long video cost O(length²).
-        dz, rf = G.cfg.motion.grid_spacing, G.motion.mapping.receptive_field
-        lo, hi = int(torch.floor(tc.min() / dz)), int(torch.floor(tc.max() / dz))
-        window = motion_z[:, lo : hi + 1 + rf]  # [N, hi-lo+1+rf, z]
-        yield G.synthesis(w, tc, motion_z=window, c=c, first_code=lo)
+        # Only the noise this chunk reads: mapping the whole sequence per chunk would make a long
+        # video cost O(length²).
+        start, stop = noise_window(G.cfg.motion, tc)
+        window = motion_z[:, start:stop]  # [N, stop - start, z]
+        yield G.synthesis(w, tc, motion_z=window, c=c, first_code=start)
+
+
+@torch.no_grad()
+def video_frames(
+    G: Generator,
+    t,
+    *,
+    seeds: Sequence[int] | None = None,
+    z: torch.Tensor | None = None,
+    motion_z: torch.Tensor | None = None,
+    w: torch.Tensor | None = None,
+    c: torch.Tensor | None = None,
+    truncation_psi: float = 1.0,
+    chunk_size: int = 128,
+    device=None,
+    progress: bool = False,
+    uint8: bool = False,
+) -> torch.Tensor:
+    """Frames [N, T, C, H, W] of N videos at the times t [T] (float in ~[-1, 1] on the CPU, or
+    uint8).
+
+    Video i is the video of seeds[i]; z / motion_z (or w, which bypasses the mapping) replace the
+    latents of that draw, so fixed latents (the training previews) need no seeds.
+    """
+    G, device = _prepare(G, device)
+    t = torch.as_tensor(t, dtype=torch.float64)
+    check_shape(t, ["T"], "t")
+    if (w is None and z is None) or (motion_z is None and G.cfg.motion is not None):
+        if seeds is None:
+            raise ValueError("seeds: needed to draw the latents that z / motion_z / w do not give")
+        z0, mz0 = seed_latents(G, seeds, float(t.max()), device)
+        z = z0 if z is None else z
+        motion_z = mz0 if motion_z is None else motion_z
+    motion_z = None if motion_z is None else motion_z.to(device)
+    c = None if c is None else c.to(device)
+    if w is None:
+        w = G.mapping(z.to(device), c, truncation_psi=truncation_psi)
+    return _collect(G, w.to(device), t, motion_z, c, chunk_size, progress, uint8)
 
 
 def _collect(G, w, t, motion_z, c, chunk_size, progress, uint8) -> torch.Tensor:
@@ -93,7 +153,7 @@ def _collect(G, w, t, motion_z, c, chunk_size, progress, uint8) -> torch.Tensor:
 def _prepare(G, device):
     if device is not None:
         G = G.to(device)
-    return G, G.const.device
+    return G, _device_of(G)
 
 
 @torch.no_grad()
@@ -117,20 +177,25 @@ def generate_frames(
 ) -> torch.Tensor:
     """Videos [N, T, C, H, W] (float in ~[-1, 1] on the CPU, or uint8 with uint8=True).
 
-    Video i uses seed + i unless z / motion_z (or w, which bypasses the mapping) are given. Frame k is at time
-    offset + k / fps_factor; fps_factor=k gives k× the training frame rate (G was trained on fractional t).
+    Video i uses seed + i unless z / motion_z (or w, which bypasses the mapping) are given. Frame k
+    is at time offset + k / fps_factor; fps_factor=k gives k× the training frame rate (G was trained
+    on fractional t).
     """
-    G, device = _prepare(G, device)
-    t = frame_times(num_frames, fps_factor, offset)
-    t_max = float(t[-1])
     n = w.shape[0] if w is not None else (z.shape[0] if z is not None else num_videos)
-    z0, mz0 = seed_latents(G, range(seed, seed + n), t_max, device)
-    z = z0 if z is None else z.to(device)
-    motion_z = mz0 if motion_z is None else motion_z.to(device)
-    c = None if c is None else c.to(device)
-    if w is None:
-        w = G.mapping(z, c, truncation_psi=truncation_psi)
-    return _collect(G, w.to(device), t, motion_z, c, chunk_size, progress, uint8)
+    return video_frames(
+        G,
+        frame_times(num_frames, fps_factor, offset),
+        seeds=range(seed, seed + n),
+        z=z,
+        motion_z=motion_z,
+        w=w,
+        c=c,
+        truncation_psi=truncation_psi,
+        chunk_size=chunk_size,
+        device=device,
+        progress=progress,
+        uint8=uint8,
+    )
 
 
 @torch.no_grad()
@@ -149,9 +214,9 @@ def content_motion_grid(
     progress: bool = False,
     uint8: bool = False,
 ) -> torch.Tensor:
-    """Grid [R, K, T, C, H, W]: row r has the motion of video motion_seeds[r], column j the content (z) of
-    content_seeds[j]. Cell (r, j) with motion_seeds[r] == content_seeds[j] == s is exactly the video of seed s.
-    c: one label [c_dim] or [1, c_dim] for the whole grid.
+    """Grid [R, K, T, C, H, W]: row r has the motion of video motion_seeds[r], column j the content
+    (z) of content_seeds[j]. Cell (r, j) with motion_seeds[r] == content_seeds[j] == s is exactly
+    the video of seed s. c: one label [c_dim] or [1, c_dim] for the whole grid.
     """
     G, device = _prepare(G, device)
     t = frame_times(num_frames, fps_factor, offset)
@@ -184,8 +249,9 @@ def interpolate_content(
     progress: bool = False,
     uint8: bool = False,
 ) -> torch.Tensor:
-    """Videos [len(lambdas), T, C, H, W] with w = lerp(w_a, w_b, λ) and one shared motion (of motion_seed,
-    default seed_a): the content morphs while the motion stays, over a video of any length."""
+    """Videos [len(lambdas), T, C, H, W] with w = lerp(w_a, w_b, λ) and one shared motion (of
+    motion_seed, default seed_a): the content morphs while the motion stays, over a video of any
+    length."""
     G, device = _prepare(G, device)
     t = frame_times(num_frames, fps_factor, offset)
     z, _ = seed_latents(G, [seed_a, seed_b], float(t[-1]), device)
@@ -225,7 +291,8 @@ def edit_content(
     progress: bool = False,
     uint8: bool = False,
 ) -> torch.Tensor:
-    """Videos [len(strengths), T, C, H, W]: w = w_seed + s · direction (direction [w_dim]), the seed's motion."""
+    """Videos [len(strengths), T, C, H, W]: w = w_seed + s · direction (direction [w_dim]), the
+    seed's motion."""
     G, device = _prepare(G, device)
     if direction.shape != (G.cfg.w_dim,):
         raise ValueError(f"direction must be [{G.cfg.w_dim}], got {tuple(direction.shape)}")
@@ -249,8 +316,9 @@ def _with_motion(G, w, t, motion_seed, cc, chunk_size, progress, uint8, device):
 def upsample_fps(
     G: Generator, num_frames: int, factor: int, *, fps_factor: float = 1.0, **kw
 ) -> torch.Tensor:
-    """The video of `generate_frames(G, num_frames, fps_factor=fps_factor, **kw)` at `factor`× the frame rate:
-    [N, num_frames·factor, C, H, W], whose frames factor·k are the original frames k (same seeds, same motion)."""
+    """The video of `generate_frames(G, num_frames, fps_factor=fps_factor, **kw)` at `factor`× the
+    frame rate: [N, num_frames·factor, C, H, W], whose frames factor·k are the original frames k
+    (same seeds, same motion)."""
     if int(factor) != factor or factor < 1:
         raise ValueError(f"factor must be a positive integer, got {factor}")
     return generate_frames(G, num_frames * int(factor), fps_factor=fps_factor * factor, **kw)
@@ -269,7 +337,8 @@ def iter_video(
     chunk_size: int = 128,
     progress: bool = False,
 ) -> Iterator[torch.Tensor]:
-    """The streaming form of `generate_frames`: chunks [N, chunk, C, H, W] on G's device, memory flat in num_frames.
+    """The streaming form of `generate_frames`: chunks [N, chunk, C, H, W] on G's device, memory
+    flat in num_frames.
 
     Not a generator function: bad arguments raise here, before a caller opens its output."""
     t = frame_times(num_frames, fps_factor, offset)
@@ -296,10 +365,10 @@ def generate_to_file(
 ):
     """Generate `seconds` of video from a checkpoint into an h264 .mp4 (or a folder of PNG frames).
 
-    The output plays at `fps`; one second covers `data_fps` training frames (default: = fps), so
-    fps > data_fps samples between training frames (frame-rate upsampling). Frames are produced and encoded
-    chunk by chunk (`VideoWriter`), so memory stays flat for videos of any length. `num_videos` videos
-    (seeds seed, seed+1, ...) are tiled into one grid. Returns the output path.
+    The output plays at `fps`; one second covers `data_fps` training frames (default: = fps), so fps
+    > data_fps samples between training frames (frame-rate upsampling). Frames are produced and
+    encoded chunk by chunk (`VideoWriter`), so memory stays flat for videos of any length.
+    `num_videos` videos (seeds seed, seed+1, ...) are tiled into one grid. Returns the output path.
     """
     from pathlib import Path
 

@@ -1,14 +1,30 @@
-"""Turning tensors into things people look at: uint8 frames, grids, inline videos, live loss plots."""
+"""Turning tensors into things people look at: uint8 frames, grids, inline videos, live loss
+plots."""
 
 from __future__ import annotations
 
 import math
-import shutil
 
 import numpy as np
 import torch
 
 from .utils import quantize
+
+
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """Frames `[..., C, H, W]` -> `[..., H, W, C]` (a view), the layout of images and video
+    files."""
+    return x.movedim(-3, -1)
+
+
+def to_rgb(x):
+    """Channels-last frames `[..., H, W, 1 | 3]` -> `[..., H, W, 3]`: grey is repeated, since
+    detectors and video files take RGB. numpy arrays are copied, tensors expanded (a view)."""
+    if x.shape[-1] == 3:
+        return x
+    if isinstance(x, np.ndarray):
+        return np.repeat(x, 3, axis=-1)
+    return x.expand(*x.shape[:-1], 3)
 
 
 def to_uint8(x: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -18,21 +34,18 @@ def to_uint8(x: torch.Tensor | np.ndarray) -> np.ndarray:
     """
     if isinstance(x, np.ndarray) and x.dtype == np.uint8:
         return x if x.shape[-1] in (1, 3) else np.moveaxis(x, -3, -1)
-    x = torch.as_tensor(x).detach().float().cpu()
-    if x.dtype == torch.uint8:
-        return x.movedim(-3, -1).numpy()
-    x = quantize(x)
-    return x.movedim(-3, -1).numpy()
+    x = torch.as_tensor(x).detach().cpu()
+    return channels_last(x if x.dtype == torch.uint8 else quantize(x)).numpy()
 
 
 def video_grid(videos, ncols: int | None = None, pad: int = 1) -> np.ndarray:
-    """Tile B videos `[B, T, C, H, W]` (float in [-1,1] or uint8) into one video `[T, H', W', 3]` uint8."""
+    """Tile B videos `[B, T, C, H, W]` (float in [-1,1] or uint8) into one video `[T, H', W', 3]`
+    uint8."""
     v = to_uint8(videos)  # [B, T, H, W, C]
     if v.ndim != 5:
         raise ValueError(f"video_grid expects [B, T, C, H, W], got shape {tuple(np.shape(videos))}")
-    B, T, H, W, C = v.shape
-    if C == 1:
-        v = np.repeat(v, 3, axis=-1)
+    v = to_rgb(v)
+    B, T, H, W, _ = v.shape
     ncols = ncols or math.ceil(math.sqrt(B))
     nrows = math.ceil(B / ncols)
     out = np.full((T, nrows * (H + pad) + pad, ncols * (W + pad) + pad, 3), 255, np.uint8)
@@ -44,14 +57,12 @@ def video_grid(videos, ncols: int | None = None, pad: int = 1) -> np.ndarray:
 
 
 def ensure_ffmpeg() -> str:
-    """Path of an ffmpeg binary for mediapy: the one on PATH, else the one shipped in `imageio-ffmpeg`."""
+    """Point mediapy at the ffmpeg that `svlib.video_io.ffmpeg_exe` finds; returns its path."""
     import mediapy
 
-    exe = shutil.which("ffmpeg")
-    if exe is None:
-        import imageio_ffmpeg
+    from .video_io import ffmpeg_exe
 
-        exe = imageio_ffmpeg.get_ffmpeg_exe()
+    exe = ffmpeg_exe()
     mediapy.set_ffmpeg(exe)
     return exe
 
@@ -59,9 +70,9 @@ def ensure_ffmpeg() -> str:
 def show_video(
     frames, fps: float = 12, height: int | None = None, title: str | None = None, loop: bool = True
 ):
-    """Show a video inline (base64 mp4 in the page). `frames`: `[T, H, W, 3]` uint8, `[T, C, H, W]` float,
-    or a batch `[B, T, C, H, W]` which is tiled into a grid first. Small videos are upscaled (nearest)
-    to at least `height` pixels so they stay visible."""
+    """Show a video inline (base64 mp4 in the page). `frames`: `[T, H, W, 3]` uint8, `[T, C, H, W]`
+    float, or a batch `[B, T, C, H, W]` which is tiled into a grid first. Small videos are upscaled
+    (nearest) to at least `height` pixels so they stay visible."""
     import mediapy
 
     if (torch.is_tensor(frames) or isinstance(frames, np.ndarray)) and np.ndim(frames) == 5:
@@ -102,7 +113,8 @@ def show_frames(frames, ncols: int = 8, title: str | None = None, ax=None, scale
 
 
 class LossBoard:
-    """A live loss plot for notebooks (redrawn in place); `update(step, **values)`, `figure()` at the end."""
+    """A live loss plot for notebooks (redrawn in place); `update(step, **values)`, `figure()` at
+    the end."""
 
     def __init__(self, every: int = 1, live: bool = True):
         self.history: dict[str, list[tuple[int, float]]] = {}

@@ -12,8 +12,10 @@ from svlib.generate import (
     generate_frames,
     interpolate_content,
     iter_chunks,
+    noise_window,
     seed_latents,
     upsample_fps,
+    video_frames,
 )
 from svlib.generator import Generator
 
@@ -87,8 +89,8 @@ def test_content_motion_grid(G):
     assert torch.allclose(grid[1, 0], generate_frames(G, 9, z=z, motion_z=mz)[0], atol=1e-4)
     assert not torch.allclose(grid[0, 0], grid[0, 2], atol=1e-3)  # same motion, different content
     assert not torch.allclose(grid[0, 0], grid[1, 0], atol=1e-3)  # same content, different motion
-    # shared content: the first-frame difference between rows comes only from motion, so within a column the
-    # rows' mean images stay close compared with the difference between columns
+    # shared content: the first-frame difference between rows comes only from motion, so within a
+    # column the rows' mean images stay close compared with the difference between columns
     row_gap = (grid[0].mean(1) - grid[1].mean(1)).abs().mean()
     col_gap = (grid[:, 0].mean(1) - grid[:, 2].mean(1)).abs().mean()
     assert row_gap < col_gap
@@ -125,7 +127,8 @@ def test_image_mode_generator_works():
 
 
 def test_generate_to_file_mp4_and_frames(tmp_path):
-    """The CLI path: a checkpoint in, an mp4 (streamed in chunks) or a frame folder out, at a raised frame rate."""
+    """The CLI path: a checkpoint in, an mp4 (streamed in chunks) or a frame folder out, at a raised
+    frame rate."""
     import subprocess
     import sys
 
@@ -191,3 +194,48 @@ def test_generate_to_file_mp4_and_frames(tmp_path):
         timeout=300,
     )
     assert r.returncode == 2 and "nope.pt" in r.stderr and not (tmp_path / "d.mp4").exists()
+
+
+def test_video_of_a_seed_is_the_same_on_every_path(G):
+    """The CLI, the metrics' generated clips, the proxies' fixed video and fixed (preview) latents
+    all render the video of seed s through one owner: bit-identical frames at equal chunking (other
+    chunk sizes agree to float rounding, see test_chunked_long_video_equals_one_call)."""
+    from svlib.generate import iter_video
+    from svlib.metrics.clips import generate_clips
+    from svlib.metrics.proxies import generator_time_fn
+    from svlib.utils import quantize
+
+    seed, T = 2, 20
+    t = torch.arange(float(T)).numpy()
+    cli = generate_frames(G, T, seed=seed)  # [1, T, C, H, W]
+    streamed = torch.cat([x.cpu() for x in iter_video(G, T, seed=seed)], dim=1)
+    at = generator_time_fn(G, seed=seed, t_max=300.0)(t)  # [T, C, H, W]
+    z, mz = seed_latents(G, [seed], 300.0)  # fixed latents with a longer motion draw
+    preview = video_frames(G, frame_times(T), z=z, motion_z=mz, chunk_size=T)
+    for x in (streamed, at[None], preview):
+        assert torch.equal(x, cli)
+    # FVD sample i of a run with seed 0 is the video of seed i, in any batch
+    clips = generate_clips(G, 3, t, seed=0)  # [3, T, H, W, 3] uint8
+    assert torch.equal(clips[seed], quantize(cli[0]).permute(0, 2, 3, 1))
+    assert torch.equal(generate_clips(G, 1, t, seed=0, start=seed)[0], clips[seed])
+
+
+def test_video_frames_needs_seeds_for_latents_it_is_not_given(G):
+    with pytest.raises(ValueError, match="seeds"):
+        video_frames(G, frame_times(4), z=torch.randn(1, G.cfg.z_dim))
+    with pytest.raises(ValueError, match="t must have shape"):
+        video_frames(G, torch.zeros(2, 3), seeds=[0])
+
+
+def test_noise_window_reads_only_the_chunks_codes(G):
+    cfg = G.cfg.motion
+    rf = cfg.num_layers * (cfg.kernel_size - 1) + 1
+    assert noise_window(cfg, torch.tensor([[0.0, 3.9]])) == (0, 1 + rf)
+    start, stop = noise_window(cfg, torch.tensor([[9.0, 17.5]]))  # δz = 4: anchors 2 .. 4
+    assert (start, stop) == (2, 4 + 1 + rf)
+    w, t = G.mapping(torch.randn(1, G.cfg.z_dim)), torch.tensor([[9.0, 17.5]])
+    _, mz = seed_latents(G, [0], 17.5)
+    window = mz[:, start:stop]
+    assert torch.equal(
+        G.synthesis(w, t, motion_z=window, first_code=start), G.synthesis(w, t, motion_z=mz)
+    )

@@ -1,57 +1,30 @@
-"""FVD/KVD protocol, registry and plumbing, with stand-in data, generators and detectors (no weights needed)."""
+"""FVD/KVD protocol, clip sources and plumbing, with stand-in data, generators and detectors (no
+weights needed)."""
 
 import numpy as np
 import pytest
 import torch
+from metric_stand_ins import StatsDetector, TinyGenerator, dots
 
-from svlib.metrics import fvd
+from svlib.metrics import clips, fvd
 from svlib.metrics.i3d import load_i3d
-
-
-class StatsDetector(torch.nn.Module):
-    """Cheap stand-in for I3D: per-clip colour mean/std and motion energy, [N, 7]; counts its calls."""
-
-    name, untrained = "stand-in stats detector (test)", True
-
-    def __init__(self):
-        super().__init__()
-        self.calls, self.clips = 0, 0
-        self.anchor = torch.nn.Parameter(torch.zeros(()))
-
-    def forward(self, v):  # uint8 [N, T, H, W, 3]
-        self.calls, self.clips = self.calls + 1, self.clips + len(v)
-        x = torch.as_tensor(v).float() / 255
-        motion = (x[:, 1:] - x[:, :-1]).abs().mean((1, 2, 3, 4))[:, None]
-        return torch.cat([x.mean((1, 2, 3)), x.std((1, 2, 3)), motion], 1)
-
-
-def dots(n, length=24, res=16, seed=0):
-    """n videos of a coloured dot moving linearly: list of uint8 [length, res, res, 3]."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:res, 0:res]
-    out = []
-    for _ in range(n):
-        p, v, col = rng.uniform(3, res - 3, 2), rng.uniform(-0.3, 0.3, 2), rng.uniform(80, 255, 3)
-        c = p + v * np.arange(length)[:, None]  # [L, 2]
-        a = np.clip(2.5 - np.hypot(x - c[:, 0, None, None], y - c[:, 1, None, None]), 0, 1)
-        out.append((a[..., None] * col + 10).astype(np.uint8))
-    return out
+from svlib.metrics.registry import calc_metrics
 
 
 def test_real_clip_protocol_drops_short_and_takes_first():
     vids = [np.zeros((n, 4, 4, 3), np.uint8) for n in (5, 20, 40, 3, 30)]
-    idx, offs = fvd.real_clips(vids, num_frames=8, subsample=2, max_real=10, seed=0)  # span 15
+    idx, offs = clips.real_clips(vids, num_frames=8, subsample=2, max_real=10, seed=0)  # span 15
     assert idx.tolist() == [1, 2, 4]
     assert all(0 <= o <= len(vids[i]) - 15 for i, o in zip(idx, offs))
-    assert fvd.real_clips(vids, 8, 2, max_real=2, seed=0)[0].tolist() == [1, 2]
-    np.testing.assert_array_equal(offs, fvd.real_clips(vids, 8, 2, 10, seed=0)[1])  # seeded
+    assert clips.real_clips(vids, 8, 2, max_real=2, seed=0)[0].tolist() == [1, 2]
+    np.testing.assert_array_equal(offs, clips.real_clips(vids, 8, 2, 10, seed=0)[1])  # seeded
     with pytest.raises(ValueError, match="no video"):
-        fvd.real_clips(vids, num_frames=50)
+        clips.real_clips(vids, num_frames=50)
 
 
 def test_generated_clip_quantisation_and_callables():
     x = torch.linspace(-1.2, 1.2, 2 * 3 * 3 * 2 * 2).reshape(2, 3, 3, 2, 2)  # [B, F, C, H, W]
-    u = fvd.to_uint8_clips(x)
+    u = clips.to_uint8_clips(x)
     assert u.shape == (2, 3, 2, 2, 3) and u.dtype == torch.uint8
     assert torch.equal(u, (x * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2))
     seen = {}
@@ -60,18 +33,18 @@ def test_generated_clip_quantisation_and_callables():
         seen["t"] = t
         return torch.zeros(n, len(t), 1, 8, 8)  # grey, 1 channel -> repeated to 3
 
-    out = fvd.generate_clips(gen_nt, 3, np.arange(4) * 2.0, seed=0)
+    out = clips.generate_clips(gen_nt, 3, np.arange(4) * 2.0, seed=0)
     assert (
         out.shape == (3, 4, 8, 8, 3) and (out == 128).all() and seen["t"].tolist() == [0, 2, 4, 6]
     )
     assert (
-        fvd.generate_clips(
+        clips.generate_clips(
             lambda n: np.zeros((n, 4, 8, 8, 3), np.uint8), 2, np.arange(4.0), 0
         ).shape[0]
         == 2
     )
     with pytest.raises(ValueError, match="generate_fn returned"):
-        fvd.generate_clips(lambda n: np.zeros((n, 3, 8, 8, 3), np.uint8), 2, np.arange(4.0), 0)
+        clips.generate_clips(lambda n: np.zeros((n, 3, 8, 8, 3), np.uint8), 2, np.arange(4.0), 0)
 
 
 def test_fvd_kvd_separate_good_and_broken_generators():
@@ -108,7 +81,7 @@ def test_calc_metrics_shares_features_and_caches(tmp_path):
     real, det = dots(6, length=130), StatsDetector()  # fvd128_sub8 spans 121 frames
     gen = lambda n, t: np.stack([v[np.asarray(t, int)] for v in dots(n, length=130, seed=5)])
     kw = dict(max_real=6, num_gen=4, detector=det, batch_size=4, progress=False, device="cpu")
-    res = fvd.calc_metrics(gen, real, ["fvd16", "kvd16", "fvd128_sub8", "params16"], **kw)
+    res = calc_metrics(gen, real, ["fvd16", "kvd16", "fvd128_sub8", "params16"], **kw)
     assert set(res) == {"fvd16", "kvd16", "fvd128_sub8", "params16"}
     assert det.clips == 2 * (6 + 4)  # one feature pass per clip protocol
     assert (
@@ -118,7 +91,7 @@ def test_calc_metrics_shares_features_and_caches(tmp_path):
     ) == (16, 8, 1)
     assert "per_param" in res["params16"] and "not FVD" in res["params16"]["label"]
     with pytest.raises(ValueError, match="unknown metrics"):
-        fvd.calc_metrics(gen, real, ["fvd17"])
+        calc_metrics(gen, real, ["fvd17"])
     # real-feature cache: a second run reads the real features instead of recomputing them
     det2 = StatsDetector()
     det2.untrained = False  # untrained detectors are never cached
@@ -128,7 +101,8 @@ def test_calc_metrics_shares_features_and_caches(tmp_path):
 
 
 def test_fvd_end_to_end_untrained_i3d():
-    """The real detector path: 2 real + 2 fake clips of 10 frames (the shortest I3D takes is 9) at 32 px -> 224."""
+    """The real detector path: 2 real + 2 fake clips of 10 frames (the shortest I3D takes is 9) at
+    32 px -> 224."""
     real = dots(2, length=20, res=32)
     gen = lambda n: np.stack(dots(n, length=10, res=32, seed=3))
     det = load_i3d(untrained=True)
@@ -158,42 +132,13 @@ def test_fvd_end_to_end_untrained_i3d():
     )
 
 
-class TinyGenerator(torch.nn.Module):
-    """Stand-in with the svlib Generator API: a dot whose position is a smooth function of (z, t, motion_z)."""
-
-    class cfg:
-        z_dim, c_dim, resolution = 4, 0, 16
-        motion = True
-
-    def __init__(self):
-        super().__init__()
-        self.mapping = torch.nn.Linear(4, 2)
-
-    def sample_motion_z(self, batch_size, t_max, generator=None, device=None):
-        return torch.randn(batch_size, int(t_max // 16) + 2, 2, generator=generator).to(
-            device or "cpu"
-        )
-
-    def forward(self, z, t, c=None, motion_z=None, truncation_psi=1.0):
-        pos = (
-            8
-            + 3 * torch.tanh(self.mapping(z))[:, None]
-            + torch.sin(t[..., None] / 9 + motion_z[:, :1])
-        )  # [B, F, 2]
-        y, x = torch.meshgrid(torch.arange(16.0), torch.arange(16.0), indexing="ij")
-        d = torch.hypot(x - pos[..., 0, None, None], y - pos[..., 1, None, None])
-        return (torch.clamp(2.5 - d, 0, 1) * 2 - 1)[:, :, None].expand(
-            -1, -1, 3, -1, -1
-        )  # [B, F, 3, H, W]
-
-
 def test_generator_path_is_seeded_and_batch_independent():
     G = TinyGenerator()
-    a = fvd.generate_clips(G, 4, np.arange(16.0), seed=1)
-    b = torch.cat([fvd.generate_clips(G, 2, np.arange(16.0), seed=1, start=s) for s in (0, 2)])
+    a = clips.generate_clips(G, 4, np.arange(16.0), seed=1)
+    b = torch.cat([clips.generate_clips(G, 2, np.arange(16.0), seed=1, start=s) for s in (0, 2)])
     assert a.shape == (4, 16, 16, 16, 3) and torch.equal(a, b)
-    assert not torch.equal(a, fvd.generate_clips(G, 4, np.arange(16.0), seed=2))
-    res = fvd.calc_metrics(
+    assert not torch.equal(a, clips.generate_clips(G, 4, np.arange(16.0), seed=2))
+    res = calc_metrics(
         G, dots(4, length=20), ["continuity", "drift"], progress=False, device="cpu", seed=0
     )
     assert 0.7 < res["continuity"]["value"] < 1.3  # smooth in t

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from svlib.config import DiscriminatorConfig, GeneratorConfig, MotionConfig, get_preset
-from svlib.discriminator import Discriminator
+from svlib.discriminator import Discriminator, DiscriminatorBlock, MinibatchStdLayer, mbstd_group
 from svlib.generator import Generator
 from svlib.models import build_models, count_params
 
@@ -205,6 +205,25 @@ def test_discriminator_is_sensitive_to_frame_order_and_gaps():
         D(x, torch.tensor([[0.0, 2.0, 1.0]] * 2))
     with pytest.raises(ValueError, match="num_frames"):
         D(x[:, :2], t[:, :2])
+
+
+def test_minibatch_std_groups_and_fallback():
+    assert [mbstd_group(4, n) for n in (1, 2, 3, 4, 6, 8, 5)] == [1, 2, 3, 4, 3, 4, 1]
+    layer = MinibatchStdLayer(4)
+    x = torch.randn(6, 5, 4, 4)
+    y = layer(x)  # 6 is not a multiple of 4: groups of 3 (samples {0,2,4} and {1,3,5})
+    assert y.shape == (6, 6, 4, 4)
+    g0 = x[[0, 2, 4]]
+    ref = (g0.var(0, unbiased=False) + 1e-8).sqrt().mean()
+    assert torch.allclose(y[0, 5], ref.expand(4, 4), atol=1e-5) and torch.allclose(y[2, 5], y[0, 5])
+    assert not torch.allclose(y[1, 5], y[0, 5])
+
+
+def test_resnet_block_shapes():
+    blk = DiscriminatorBlock(0, 8, 16, img_channels=3)
+    assert blk(torch.randn(2, 3, 16, 16)).shape == (2, 16, 8, 8)
+    blk = DiscriminatorBlock(24, 8, 16)  # in != tmp right after frame concatenation
+    assert blk(torch.randn(2, 24, 8, 8)).shape == (2, 16, 4, 4)
 
 
 def test_image_discriminator_one_logit_per_frame():

@@ -6,14 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from svlib.layers import (
-    Conv2dLayer,
-    DiscriminatorBlock,
-    FullyConnectedLayer,
-    MappingNetwork,
-    MinibatchStdLayer,
-    mbstd_group,
-)
+from svlib.layers import Conv2dLayer, FullyConnectedLayer, MappingNetwork
 from svlib.ops import (
     bias_act,
     conv2d_resample,
@@ -188,22 +181,3 @@ def test_mapping_network_normalises_and_truncates():
     assert torch.allclose(m(z, c, truncation_psi=0.0), m.w_avg.expand(4, -1))
     with pytest.raises(ValueError):
         m(z)  # c missing
-
-
-def test_minibatch_std_groups_and_fallback():
-    assert [mbstd_group(4, n) for n in (1, 2, 3, 4, 6, 8, 5)] == [1, 2, 3, 4, 3, 4, 1]
-    layer = MinibatchStdLayer(4)
-    x = torch.randn(6, 5, 4, 4)
-    y = layer(x)  # 6 is not a multiple of 4: groups of 3 (samples {0,2,4} and {1,3,5})
-    assert y.shape == (6, 6, 4, 4)
-    g0 = x[[0, 2, 4]]
-    ref = (g0.var(0, unbiased=False) + 1e-8).sqrt().mean()
-    assert torch.allclose(y[0, 5], ref.expand(4, 4), atol=1e-5) and torch.allclose(y[2, 5], y[0, 5])
-    assert not torch.allclose(y[1, 5], y[0, 5])
-
-
-def test_resnet_block_shapes():
-    blk = DiscriminatorBlock(0, 8, 16, img_channels=3)
-    assert blk(torch.randn(2, 3, 16, 16)).shape == (2, 16, 8, 8)
-    blk = DiscriminatorBlock(24, 8, 16)  # in != tmp right after frame concatenation
-    assert blk(torch.randn(2, 24, 8, 8)).shape == (2, 16, 4, 4)

@@ -300,6 +300,19 @@ def test_bf16_autocast_close_to_fp32():
     assert (y16 - y32).abs().max() < 0.1 * (1 + y32.abs().max())
 
 
+def test_bad_inputs_name_the_argument():
+    G, D = models(tiny_cfg())
+    t = torch.tensor([[0.0, 2.0, 5.0]] * 2)
+    with pytest.raises(ValueError, match="synthesis: w"):
+        G.synthesis(torch.randn(2, 7), t)
+    with pytest.raises(ValueError, match="t must have shape"):
+        G(torch.randn(2, 32), t[:1])
+    with pytest.raises(ValueError, match="Discriminator.*x must have shape"):
+        D(torch.randn(2, 3, 3, 8, 8), t)
+    with pytest.raises(ValueError, match="Discriminator: t"):
+        D(torch.randn(2, 3, 3, 16, 16), t[:, :2])
+
+
 def test_bad_configs_raise():
     with pytest.raises(ValueError):
         Generator(dataclasses.replace(GeneratorConfig(), resolution=48))

@@ -6,6 +6,7 @@ frames = G(z, t)                               # [B, F, 3, H, W] for real-valued
 svlib.train(cfg, "synthetic:shapes", "runs/demo")
 """
 
+from .checkpoint import load_generator
 from .config import (
     PRESETS,
     Config,
@@ -16,7 +17,15 @@ from .config import (
     TrainConfig,
     get_preset,
 )
+from .datasets import ClipDataset, open_dataset
 from .discriminator import Discriminator
+from .generate import (
+    content_motion_grid,
+    edit_content,
+    generate_frames,
+    interpolate_content,
+    upsample_fps,
+)
 from .generator import Generator
 from .models import build_models, count_params
 from .training import train
@@ -24,25 +33,29 @@ from .utils import default_device, profile, seed_all
 
 __version__ = "0.1.0"
 
-
-def __getattr__(name):
-    # Heavier entry points load on first use, so `import svlib` stays quick.
-    if name in (
-        "generate_frames",
-        "content_motion_grid",
-        "interpolate_content",
-        "edit_content",
-        "upsample_fps",
-    ):
-        from . import generate
-
-        return getattr(generate, name)
-    if name in ("open_dataset", "ClipDataset"):
-        from . import datasets
-
-        return getattr(datasets, name)
-    if name == "load_generator":
-        from .checkpoint import load_generator
-
-        return load_generator
-    raise AttributeError(f"module 'svlib' has no attribute {name!r}")
+__all__ = [
+    "PRESETS",
+    "ClipDataset",
+    "Config",
+    "Discriminator",
+    "DiscriminatorConfig",
+    "Generator",
+    "GeneratorConfig",
+    "MotionConfig",
+    "SamplingConfig",
+    "TrainConfig",
+    "build_models",
+    "content_motion_grid",
+    "count_params",
+    "default_device",
+    "edit_content",
+    "generate_frames",
+    "get_preset",
+    "interpolate_content",
+    "load_generator",
+    "open_dataset",
+    "profile",
+    "seed_all",
+    "train",
+    "upsample_fps",
+]

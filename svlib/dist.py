@@ -29,7 +29,7 @@ class DistInfo:
 
 
 def init_distributed(device: str | torch.device | None = None) -> DistInfo:
-    """Join the process group when started by torchrun (WORLD_SIZE > 1); otherwise single process."""
+    """Join the process group when started by torchrun (WORLD_SIZE > 1); else single process."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
@@ -60,16 +60,11 @@ def all_reduce_grads(params, world_size: int) -> None:
         offset += n
 
 
-def all_reduce_mean(x: torch.Tensor, world_size: int) -> torch.Tensor:
-    if world_size > 1:
-        x = x.clone()
-        torch_dist.all_reduce(x)
-        x /= world_size
-    return x
-
-
 def all_reduce_buffers(module: torch.nn.Module, world_size: int) -> None:
-    """Average floating-point buffers (e.g. the generator's running w_avg, tracked from each rank's own batch)."""
+    """Average floating-point buffers over ranks.
+
+    E.g. the generator's running w_avg, which each rank tracks from its own batch.
+    """
     if world_size > 1:
         for b in module.buffers():
             if b.is_floating_point():
@@ -87,8 +82,3 @@ def broadcast_module(module: torch.nn.Module, world_size: int) -> None:
 def barrier(world_size: int) -> None:
     if world_size > 1:
         torch_dist.barrier()
-
-
-def cleanup() -> None:
-    if torch_dist.is_initialized():
-        torch_dist.destroy_process_group()

@@ -1,24 +1,127 @@
-"""StyleGAN-V generator: StyleGAN2 'skip' synthesis whose 4x4 input is a learned constant ⊕ the motion embedding v(t).
+"""StyleGAN-V generator: StyleGAN2 'skip' synthesis whose 4x4 input is a learned constant ⊕ the
+motion embedding v(t).
 
-Content: z -> mapping -> w, the same w for every frame of a video. Motion: motion_z -> u codes -> v(t) (svlib.motion),
-concatenated channel-wise with the constant at 4x4 and fed to the first modulated conv. cfg.motion None gives a plain
-StyleGAN2 image generator (t then only sets the number of frames F).
+Content: z -> mapping -> w, the same w for every frame of a video. Motion: motion_z -> u codes ->
+v(t) (svlib.motion), concatenated channel-wise with the constant at 4x4 and fed to the first
+modulated conv. cfg.motion None gives a plain StyleGAN2 image generator (t then only sets the
+number of frames F).
+
+This module holds the synthesis blocks (`SynthesisLayer`, `ToRGB`, `SynthesisBlock`) and the
+`Generator` that wires them to the mapping network and the motion path.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn as nn
 
 from .config import GeneratorConfig
-from .layers import MappingNetwork, SynthesisBlock
+from .layers import FullyConnectedLayer, MappingNetwork, channels_at, resolution_log2
 from .motion import MotionNetwork, motion_z_length
+from .ops import bias_act, fir_filter, modulated_conv2d, upsample2d
+from .utils import check_shape
 
 
-def _check_resolution(res: int, name: str, minimum: int = 4) -> int:
-    if not isinstance(res, int) or res < minimum or res & (res - 1):
-        raise ValueError(f"{name}: resolution must be a power of two >= {minimum}, got {res!r}")
-    return res.bit_length() - 1
+class SynthesisLayer(nn.Module):
+    """Modulated 3x3 conv (optionally ×2 upsampling), bias, lrelu·√2, clamp.
+
+    No noise input: StyleGAN-V drops StyleGAN2's per-pixel noise.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        up: int = 1,
+        conv_clamp: float | None = None,
+        kernel_size: int = 3,
+    ):
+        super().__init__()
+        self.up, self.conv_clamp, self.padding = up, conv_clamp, kernel_size // 2
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1.0)  # styles start at 1
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.register_buffer("resample_filter", fir_filter(), persistent=False)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool = False) -> torch.Tensor:
+        styles = self.affine(w)  # [N, I]
+        x = modulated_conv2d(
+            x,
+            self.weight,
+            styles,
+            demodulate=True,
+            up=self.up,
+            padding=self.padding,
+            f=self.resample_filter,
+            fused=fused,
+        )
+        return bias_act(x, self.bias, act="lrelu", clamp=self.conv_clamp)
+
+
+class ToRGB(nn.Module):
+    """Modulated 1x1 conv to image channels, no demodulation, linear, clamp."""
+
+    def __init__(
+        self, in_channels: int, out_channels: int, w_dim: int, conv_clamp: float | None = None
+    ):
+        super().__init__()
+        self.conv_clamp = conv_clamp
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.weight_gain = 1 / math.sqrt(in_channels)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool = False) -> torch.Tensor:
+        styles = self.affine(w) * self.weight_gain
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused)
+        return bias_act(x, self.bias, clamp=self.conv_clamp)
+
+
+class SynthesisBlock(nn.Module):
+    """One resolution of the 'skip' generator: [conv0 (↑2)] -> conv1 -> ToRGB.
+
+    The image is accumulated across resolutions: image = upsample(image) + rgb. The 4x4 block
+    (in_channels=0 -> no conv0) takes its input from the caller (learned constant, possibly with the
+    motion embedding concatenated), so its conv1 has `conv1_in` input channels.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        img_channels: int,
+        conv_clamp: float | None = None,
+        conv1_in: int | None = None,
+    ):
+        super().__init__()
+        self.resolution = resolution
+        self.conv0 = (
+            SynthesisLayer(in_channels, out_channels, w_dim, up=2, conv_clamp=conv_clamp)
+            if in_channels > 0
+            else None
+        )
+        self.conv1 = SynthesisLayer(
+            out_channels if conv1_in is None else conv1_in,
+            out_channels,
+            w_dim,
+            conv_clamp=conv_clamp,
+        )
+        self.torgb = ToRGB(out_channels, img_channels, w_dim, conv_clamp=conv_clamp)
+        self.register_buffer("resample_filter", fir_filter(), persistent=False)
+
+    def forward(self, x, img, w, fused: bool = False):
+        # x: [N, C, r/2, r/2] (or the 4x4 input), img: [N, C_img, r/2, r/2] or None, w: [N, w_dim]
+        if self.conv0 is not None:
+            x = self.conv0(x, w, fused)
+        x = self.conv1(x, w, fused)
+        y = self.torgb(x, w, fused)
+        img = y if img is None else upsample2d(img, self.resample_filter).to(y.dtype) + y
+        return x, img  # [N, C', r, r], [N, C_img, r, r]
 
 
 class Generator(nn.Module):
@@ -27,8 +130,8 @@ class Generator(nn.Module):
     def __init__(self, cfg: GeneratorConfig):
         super().__init__()
         self.cfg = cfg
-        log2 = _check_resolution(cfg.resolution, "GeneratorConfig")
-        ch = lambda r: min(cfg.channel_base // r, cfg.channel_max)
+        log2 = resolution_log2(cfg.resolution, "GeneratorConfig")
+        ch = lambda r: channels_at(r, cfg.channel_base, cfg.channel_max)
         self.mapping = MappingNetwork(
             cfg.z_dim,
             cfg.c_dim,
@@ -53,8 +156,8 @@ class Generator(nn.Module):
                     conv1_in=ch(4) + v_dim if r == 4 else None,
                 )
             )
-        # Modulated-conv form: False scales activations around one shared-weight conv (fast for many frames);
-        # True uses per-sample weights in a grouped conv. Both compute the same function.
+        # Modulated-conv form: False scales activations around one shared-weight conv (fast for
+        # many frames); True uses per-sample weights in a grouped conv. Same function either way.
         self.fused_modconv = False
 
     @property
@@ -73,8 +176,8 @@ class Generator(nn.Module):
     ) -> torch.Tensor | None:
         """motion_z [B, L, motion.z_dim] covering every t in [0, t_max] (None in image mode).
 
-        Drawn time-major ([L, B, z] then transposed), so with the same generator seed a longer draw is an extension
-        of a shorter one for every video: frames at the covered t stay identical.
+        Drawn time-major ([L, B, z] then transposed), so with the same generator seed a longer draw
+        is an extension of a shorter one for every video: frames at the covered t stay identical.
         """
         if self.motion is None:
             return None
@@ -90,7 +193,7 @@ class Generator(nn.Module):
         c: torch.Tensor | None = None,
         first_code: int = 0,
     ):
-        """v(t) [B, F, 2K] (fp32, computed outside autocast); first_code: grid index of motion_z[:, 0]."""
+        """v(t) [B, F, 2K] (fp32, outside autocast); first_code: grid index of motion_z[:, 0]."""
         if self.motion is None:
             raise ValueError(
                 "motion_embedding: this generator has no motion path (cfg.motion is None)"
@@ -101,8 +204,9 @@ class Generator(nn.Module):
         t = torch.as_tensor(t, device=self.const.device)
         if t.ndim == 1:
             t = t[None].expand(batch_size, -1)
-        if t.ndim != 2 or t.shape[0] != batch_size or t.shape[1] < 1:
-            raise ValueError(f"t must be [B={batch_size}, F>=1] (or [F]), got {tuple(t.shape)}")
+        check_shape(t, [batch_size, "F"], "t")
+        if t.shape[1] < 1:
+            raise ValueError("t must hold at least one frame time, got F = 0")
         return t.float()
 
     def synthesis(
@@ -113,24 +217,24 @@ class Generator(nn.Module):
         c: torch.Tensor | None = None,
         first_code: int = 0,
     ) -> torch.Tensor:
-        """w [B, w_dim], t [B, F] -> frames [B, F, C, H, W]. motion_z None: drawn from the global RNG to cover max t.
-        first_code: grid index of motion_z[:, 0] when motion_z is a window of a longer noise sequence."""
-        if w.ndim != 2 or w.shape[1] != self.cfg.w_dim:
-            raise ValueError(f"synthesis: w must be [B, {self.cfg.w_dim}], got {tuple(w.shape)}")
+        """w [B, w_dim], t [B, F] -> frames [B, F, C, H, W].
+
+        motion_z None: drawn from the global RNG to cover max t. first_code: grid index of
+        motion_z[:, 0] when motion_z is a window of a longer noise sequence.
+        """
+        check_shape(w, ["B", self.cfg.w_dim], "synthesis: w")
         B = w.shape[0]
         t = self._times(t, B)
         F_ = t.shape[1]
-        ws = w.repeat_interleave(
-            F_, dim=0
-        )  # [B·F, w_dim], video-major: same w for all frames of a video
+        # video-major: the same w for all frames of a video
+        ws = w.repeat_interleave(F_, dim=0)  # [B·F, w_dim]
         x = self.const.expand(B * F_, -1, -1, -1)  # [B·F, C4, 4, 4]
         if self.motion is not None:
             if motion_z is None:
                 motion_z = self.sample_motion_z(B, float(t.max()))
             v = self.motion(t, motion_z, c, first_code).reshape(B * F_, -1)  # [B·F, 2K]
-            x = torch.cat(
-                [x, v[:, :, None, None].expand(-1, -1, 4, 4).to(x.dtype)], dim=1
-            )  # [B·F, C4+2K, 4, 4]
+            v = v[:, :, None, None].expand(-1, -1, 4, 4).to(x.dtype)  # [B·F, 2K, 4, 4]
+            x = torch.cat([x, v], dim=1)  # [B·F, C4+2K, 4, 4]
         img = None
         for block in self.blocks:
             x, img = block(x, img, ws, fused=self.fused_modconv)
@@ -145,7 +249,5 @@ class Generator(nn.Module):
         truncation_psi: float = 1.0,
         update_w_avg: bool = False,
     ) -> torch.Tensor:
-        w = self.mapping(
-            z, c, truncation_psi=truncation_psi, update_w_avg=update_w_avg
-        )  # [B, w_dim]
+        w = self.mapping(z, c, truncation_psi=truncation_psi, update_w_avg=update_w_avg)
         return self.synthesis(w, t, motion_z=motion_z, c=c)

@@ -1,4 +1,4 @@
-"""Model construction helpers."""
+"""Model construction helpers: build the (G, D) pair of a config, count parameters."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ def build_models(cfg: Config) -> tuple[Generator, Discriminator]:
         raise ValueError(f"G and D resolutions differ: {cfg.G.resolution} vs {cfg.D.resolution}")
     if cfg.D.holistic and cfg.D.num_frames != cfg.sampling.num_frames:
         raise ValueError(
-            f"D.num_frames={cfg.D.num_frames} differs from sampling.num_frames={cfg.sampling.num_frames}"
+            f"D.num_frames={cfg.D.num_frames} differs from "
+            f"sampling.num_frames={cfg.sampling.num_frames}"
         )
     return Generator(cfg.G), Discriminator(cfg.D)
 

@@ -1,11 +1,13 @@
-"""StyleGAN-V motion path: motion noise on a coarse time grid -> motion codes u -> aligned sinusoidal embedding v(t).
+"""StyleGAN-V motion path: motion noise on a coarse time grid -> motion codes u -> aligned
+sinusoidal embedding v(t).
 
-motion_z [B, L, z] sits on a grid of spacing δz. A padding-free conv1d stack turns it into codes u_j (each seeing
-num_layers·(k-1)+1 consecutive noise vectors, so the sequence extends to any t). For a time t with left/right anchors
-u_L = u_i, u_R = u_{i+1}, i = floor(t/δz), the embedding is
+motion_z [B, L, z] sits on a grid of spacing δz. A padding-free conv1d stack turns it into codes
+u_j (each seeing num_layers·(k-1)+1 consecutive noise vectors, so the sequence extends to any t).
+For a time t with left/right anchors u_L = u_i, u_R = u_{i+1}, i = floor(t/δz), the embedding is
 
     e(τ) = [sin, cos](ω ⊙ s · τ + ρ ⊙ φ),   s = tanh(W_p u_L) + 1,  φ = W_φ u_L,  ρ = P_max / P
-    v(t) = e(t) - [(1-α) e(t_L) + α e(t_R)] + [(1-α) a(u_L) + α a(u_R)],   a(u) = W_a u,  α = (t - t_L)/δz
+    v(t) = e(t) - [(1-α) e(t_L) + α e(t_R)] + [(1-α) a(u_L) + α a(u_R)]
+    a(u) = W_a u,  α = (t - t_L)/δz
 
 so v(t_L) = a(u_L) and v(t -> t_R) = a(u_R): v is continuous in t although s, φ jump at anchors.
 """
@@ -19,17 +21,24 @@ import torch.nn as nn
 
 from .config import MotionConfig
 from .layers import EqLRConv1d, FullyConnectedLayer
+from .utils import check_shape
 
 
 def motion_z_length(cfg: MotionConfig, t_max: float) -> int:
-    """Grid length L covering every t in [0, t_max]: ceil(t_max/δz) + 2 anchors + the conv1d receptive field."""
+    """Grid length L covering every t in [0, t_max].
+
+    ceil(t_max/δz) grid steps + 2 anchors + the conv1d receptive field.
+    """
     if not math.isfinite(t_max) or t_max < 0:
         raise ValueError(f"t_max must be a finite number >= 0, got {t_max}")
     return math.ceil(t_max / cfg.grid_spacing) + 2 + cfg.num_layers * (cfg.kernel_size - 1)
 
 
 class MotionMappingNetwork(nn.Module):
-    """motion_z [B, L, z_dim] (+ c tiled over L) -> u [B, L - num_layers·(k-1), code_dim] by padding-free conv1d."""
+    """motion_z [B, L, z_dim] (+ c tiled over L) -> u [B, L - num_layers·(k-1), code_dim].
+
+    A stack of padding-free conv1d layers, so each code sees only its receptive field.
+    """
 
     def __init__(self, cfg: MotionConfig, c_dim: int = 0):
         super().__init__()
@@ -48,14 +57,9 @@ class MotionMappingNetwork(nn.Module):
     def forward(self, motion_z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         x = motion_z.float()  # [B, L, z] (not normalised, as in the official code)
         if self.c_dim > 0:
-            if c is None or c.shape != (x.shape[0], self.c_dim):
-                raise ValueError(
-                    f"MotionMappingNetwork: c must be [{x.shape[0]}, {self.c_dim}], got "
-                    f"{None if c is None else tuple(c.shape)}"
-                )
-            x = torch.cat(
-                [x, c.float()[:, None, :].expand(-1, x.shape[1], -1)], dim=2
-            )  # [B, L, z + c]
+            check_shape(c, [x.shape[0], self.c_dim], "MotionMappingNetwork: c")
+            c_tiled = c.float()[:, None, :].expand(-1, x.shape[1], -1)  # [B, L, c]
+            x = torch.cat([x, c_tiled], dim=2)  # [B, L, z + c]
         if x.shape[1] < self.receptive_field + 1:
             raise ValueError(
                 f"motion_z has length {x.shape[1]}, needs >= {self.receptive_field + 1}"
@@ -64,7 +68,10 @@ class MotionMappingNetwork(nn.Module):
 
 
 def log_spaced_periods(min_period: float, max_period: float, num: int) -> torch.Tensor:
-    """P_k = 2^linspace(log2 P_min, log2 P_max, K), reversed (longest first) so frequencies ω = 2π/P ascend.  # [K]"""
+    """P_k = 2^linspace(log2 P_min, log2 P_max, K), longest first.  # [K]
+
+    Reversed so that the frequencies ω = 2π/P ascend.
+    """
     if not 0 < min_period <= max_period:
         raise ValueError(f"need 0 < min_period <= max_period, got {min_period}, {max_period}")
     p = torch.logspace(
@@ -74,18 +81,20 @@ def log_spaced_periods(min_period: float, max_period: float, num: int) -> torch.
 
 
 class AlignedTimeEncoder(nn.Module):
-    """(t, u_L, u_R, α, t_L, t_R) -> v(t) [.., 2K]: acyclic sinusoids aligned to the anchors (see module doc)."""
+    """(t, u_L, u_R, α, t_L, t_R) -> v(t) [.., 2K].
+
+    Acyclic sinusoids aligned to the anchors (see the module docstring).
+    """
 
     def __init__(self, cfg: MotionConfig):
         super().__init__()
         periods = log_spaced_periods(cfg.min_period, cfg.max_period, cfg.time_dim)
-        self.register_buffer(
-            "omega", (2 * math.pi / periods).float(), persistent=False
-        )  # [K] ascending
-        self.register_buffer(
-            "rho", (cfg.max_period / periods).float(), persistent=False
-        )  # [K] phase scales
-        # bias-free on purpose: without biases every motion code yields a different wave (against mode collapse)
+        omega = (2 * math.pi / periods).float()  # [K] ascending
+        rho = (cfg.max_period / periods).float()  # [K] phase scales
+        self.register_buffer("omega", omega, persistent=False)
+        self.register_buffer("rho", rho, persistent=False)
+        # bias-free on purpose: without biases every motion code yields a different wave
+        # (against mode collapse)
         self.period_fc = FullyConnectedLayer(cfg.code_dim, cfg.time_dim, bias=False)
         self.phase_fc = FullyConnectedLayer(cfg.code_dim, cfg.time_dim, bias=False)
         self.aligner_fc = FullyConnectedLayer(cfg.code_dim, 2 * cfg.time_dim, bias=False)
@@ -124,15 +133,16 @@ class MotionNetwork(nn.Module):
         c: torch.Tensor | None = None,
         first_code: int = 0,
     ) -> torch.Tensor:
-        """first_code: grid index of motion_z[:, 0]. A window of a long noise sequence then gives the same v(t)
-        as the whole sequence, so chunked generation maps only the noise near each chunk."""
-        if t.ndim != 2 or motion_z.ndim != 3 or motion_z.shape[0] != t.shape[0]:
-            raise ValueError(
-                f"motion_embedding: t must be [B, F] and motion_z [B, L, z]; got {tuple(t.shape)}, "
-                f"{tuple(motion_z.shape)}"
-            )
+        """first_code: grid index of motion_z[:, 0].
+
+        A window of a long noise sequence then gives the same v(t) as the whole sequence, so chunked
+        generation maps only the noise near each chunk.
+        """
+        check_shape(t, ["B", "F"], "motion_embedding: t")
+        check_shape(motion_z, [t.shape[0], "L", self.cfg.z_dim], "motion_embedding: motion_z")
         dz = self.cfg.grid_spacing
-        # fp32 throughout: the phases ω·s·t reach thousands of radians, far beyond bf16/fp16 precision
+        # fp32 throughout: the phases ω·s·t reach thousands of radians, far beyond bf16/fp16
+        # precision
         with torch.autocast(device_type=t.device.type, enabled=False):
             t = t.float()
             u = self.mapping(motion_z, c)  # [B, Lu, D]
@@ -149,15 +159,14 @@ class MotionNetwork(nn.Module):
                     if bool((t < 0).any()) or not bool(torch.isfinite(t).all()):
                         raise ValueError("motion_embedding: t must be finite and >= 0")
                     lo, hi = first_code * dz, (first_code + u.shape[1] - 1) * dz
+                    t_lo, t_hi = float(t.min()), float(t.max())
                     raise ValueError(
                         f"motion_z of length {motion_z.shape[1]} (first_code={first_code}) covers "
-                        f"{lo:g} <= t < {hi:g}, but t spans [{float(t.min()):g}, {float(t.max()):g}]; "
+                        f"{lo:g} <= t < {hi:g}, but t spans [{t_lo:g}, {t_hi:g}]; "
                         f"use sample_motion_z(..., t_max) with a larger t_max"
                     )
-            gather = lambda j: torch.gather(
-                u, 1, j[..., None].expand(-1, -1, u.shape[2])
-            )  # [B, F, D]
-            u_left, u_right = gather(local), gather(local + 1)
+            gather = lambda j: torch.gather(u, 1, j[..., None].expand(-1, -1, u.shape[2]))
+            u_left, u_right = gather(local), gather(local + 1)  # [B, F, D]
             t_left = idx.float() * dz
             alpha = (t - t_left) / dz
             v = self.time_encoder(

@@ -1,10 +1,15 @@
-"""Low-level StyleGAN2 operations in pure PyTorch.
+"""Low-level StyleGAN2 operations in pure PyTorch: functions only, no parameters.
 
-- `upfirdn2d`: upsample (zero insertion) -> pad -> FIR filter -> downsample, the general resampling op;
-  `upsample2d` / `downsample2d` are its ×2 uses with the separable [1,3,3,1] low-pass filter.
-- `bias_act`: bias + activation + gain + clamp, fused in one function (StyleGAN2 `bias_act` semantics).
-- `conv2d_resample`: a conv combined with FIR up/down-sampling, arranged so the conv runs at the lower resolution.
-- `modulated_conv2d`: style modulation + weight demodulation, in grouped ("fused") or activation-scaling form.
+- `upfirdn2d`: upsample (zero insertion) -> pad -> FIR filter -> downsample, the general
+  resampling op; `upsample2d` / `downsample2d` are its ×2 uses with the separable [1,3,3,1]
+  low-pass filter.
+- `bias_act`: bias + activation + gain + clamp in one function (StyleGAN2 `bias_act` semantics).
+- `conv2d_resample`: a conv combined with FIR up/down-sampling, arranged so the conv runs at the
+  lower resolution.
+- `modulated_conv2d`: style modulation + weight demodulation, in grouped ("fused") or
+  activation-scaling form.
+
+The layers built from them are in `svlib.layers`, `svlib.generator` and `svlib.discriminator`.
 """
 
 from __future__ import annotations
@@ -14,16 +19,17 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .utils import check_shape
+
 ACT_GAIN = {"linear": 1.0, "lrelu": math.sqrt(2.0), "relu": math.sqrt(2.0)}
 
 
 def fir_filter(taps=(1, 3, 3, 1), device=None) -> torch.Tensor:
     """Separable 2D FIR filter, the outer product of `taps`, normalised to sum 1.  # [k, k]"""
     f = torch.as_tensor(taps, dtype=torch.float32, device=device)
-    if f.ndim != 1 or f.numel() < 1:
-        raise ValueError(
-            f"fir_filter: taps must be a non-empty 1-D sequence, got shape {tuple(f.shape)}"
-        )
+    check_shape(f, ["k"], "fir_filter: taps")
+    if f.numel() < 1:
+        raise ValueError("fir_filter: taps must be non-empty")
     f = f[:, None] * f[None, :]
     return f / f.sum()
 
@@ -46,10 +52,10 @@ def upfirdn2d(
     decimation by `down`.
 
     x: [N, C, H, W]; f: [kh, kw] (2D). Output size: (H*up + y0 + y1 - kh) // down + 1 (same for W).
-    Pure torch: a depthwise conv2d (groups=C) with the flipped filter, so it runs on any device and under autocast.
+    Pure torch: a depthwise conv2d (groups=C) with the flipped filter, so it runs on any device and
+    under autocast.
     """
-    if x.ndim != 4:
-        raise ValueError(f"upfirdn2d: x must be [N, C, H, W], got {tuple(x.shape)}")
+    check_shape(x, ["N", "C", "H", "W"], "upfirdn2d: x")
     N, C, H, W = x.shape
     x0, x1, y0, y1 = _pad4(padding)
     if up > 1:  # zero insertion: each sample followed by up-1 zeros
@@ -66,7 +72,10 @@ def upfirdn2d(
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:
-    """[N, C, H, W] -> [N, C, H*up, W*up]; gain up² keeps the mean (constant stays constant away from borders)."""
+    """[N, C, H, W] -> [N, C, H*up, W*up].
+
+    The gain up² keeps the mean: a constant stays constant away from the borders.
+    """
     k = f.shape[-1]
     p0, p1 = (k + up - 1) // 2, (k - up) // 2
     return upfirdn2d(x, f, up=up, padding=(p0, p1, p0, p1), gain=up**2)
@@ -88,7 +97,10 @@ def bias_act(
     clamp: float | None = None,
     dim: int = 1,
 ) -> torch.Tensor:
-    """y = clamp(act(x + b) * gain, ±clamp). gain defaults to √2 for (l)relu (keeps the variance), 1 for linear."""
+    """y = clamp(act(x + b) * gain, ±clamp).
+
+    gain defaults to √2 for (l)relu (keeps the variance), 1 for linear.
+    """
     if act not in ACT_GAIN:
         raise ValueError(f"bias_act: unknown activation {act!r}; choose one of {sorted(ACT_GAIN)}")
     if b is not None:
@@ -116,10 +128,11 @@ def conv2d_resample(
     padding: int = 0,
     groups: int = 1,
 ) -> torch.Tensor:
-    """conv2d with FIR resampling, equal (up to borders) to upsample2d -> conv / conv -> downsample2d.
+    """conv2d with FIR resampling: upsample2d -> conv or conv -> downsample2d, up to borders.
 
-    up=2: a stride-2 transposed conv at the low resolution, then the FIR filter with gain 4 (4x fewer MACs than
-    convolving the upsampled image). down=2: the FIR filter, then a stride-2 conv (1x1 convs: decimate first).
+    up=2: a stride-2 transposed conv at the low resolution, then the FIR filter with gain 4 (4x
+    fewer MACs than convolving the upsampled image). down=2: the FIR filter, then a stride-2 conv
+    (1x1 convs: decimate first).
     x: [N, groups*I, H, W]; w: [groups*O, I, kh, kw].
     """
     if up > 1 and down > 1:
@@ -143,10 +156,10 @@ def conv2d_resample(
     p0 = padding + (fk + up - 1) // 2 - (kw - 1)
     p1 = padding + (fk - up) // 2 - (kw - up)
     O, I = w.shape[0] // groups, w.shape[1]
-    # transposed conv = zero insertion + true convolution; flip so it matches cross-correlation (F.conv2d) with w
-    wt = (
-        w.flip([2, 3]).reshape(groups, O, I, kw, kw).transpose(1, 2).reshape(groups * I, O, kw, kw)
-    )  # [g*I, O, k, k]
+    # transposed conv = zero insertion + true convolution; flip so it matches the
+    # cross-correlation of F.conv2d with w
+    wt = w.flip([2, 3]).reshape(groups, O, I, kw, kw).transpose(1, 2)  # [g, I, O, k, k]
+    wt = wt.reshape(groups * I, O, kw, kw)  # [g*I, O, k, k]
     x = F.conv_transpose2d(x, wt, stride=up, groups=groups)
     return upfirdn2d(x, f, padding=(p0, p1, p0, p1), gain=up**2)
 
@@ -154,7 +167,9 @@ def conv2d_resample(
 def modulated_weight(
     weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True, eps: float = 1e-8
 ) -> torch.Tensor:
-    """Per-sample weights w'_{n,o,i,k} = weight_{o,i,k} · s_{n,i}, demodulated to unit norm per output channel.
+    """Per-sample weights w'_{n,o,i,k} = weight_{o,i,k} · s_{n,i}.
+
+    With `demodulate`, each output channel's weights are scaled to unit norm.
 
     weight: [O, I, kh, kw]; styles: [N, I] -> [N, O, I, kh, kw] (fp32).
     """
@@ -175,20 +190,19 @@ def modulated_conv2d(
     fused: bool = True,
     eps: float = 1e-8,
 ) -> torch.Tensor:
-    """StyleGAN2 modulated convolution. x: [N, I, H, W]; weight: [O, I, k, k]; styles: [N, I] -> [N, O, H', W'].
+    """StyleGAN2 modulated convolution.
 
-    Demodulation divides by sqrt(Σ_{ik} w'² + eps), giving unit output variance for unit-variance input.
-    fused=True: one grouped conv (groups=N) with the per-sample weights of `modulated_weight`.
-    fused=False: the same function by scaling activations, conv(x·s, W)·d, i.e. one shared-weight conv over the
-    batch (faster when N is large, e.g. many frames).
+    x: [N, I, H, W]; weight: [O, I, k, k]; styles: [N, I] -> [N, O, H', W'].
+    Demodulation divides by sqrt(Σ_{ik} w'² + eps), giving unit output variance for unit-variance
+    input. fused=True: one grouped conv (groups=N) with the per-sample weights of
+    `modulated_weight`. fused=False: the same function by scaling activations, conv(x·s, W)·d,
+    i.e. one shared-weight conv over the batch (faster when N is large, e.g. many frames).
     """
+    check_shape(x, ["N", "I", "H", "W"], "modulated_conv2d: x")
     N, I, H, W = x.shape
-    O, wI, kh, kw = weight.shape
-    if wI != I or tuple(styles.shape) != (N, I):
-        raise ValueError(
-            f"modulated_conv2d: x {tuple(x.shape)}, weight {tuple(weight.shape)}, "
-            f"styles {tuple(styles.shape)} are inconsistent"
-        )
+    check_shape(weight, ["O", I, "k", "k"], "modulated_conv2d: weight")
+    check_shape(styles, [N, I], "modulated_conv2d: styles")
+    O, _, kh, kw = weight.shape
     if fused:
         wm = modulated_weight(weight, styles, demodulate, eps)  # [N, O, I, k, k]
         x = x.reshape(1, N * I, H, W)
@@ -199,9 +213,8 @@ def modulated_conv2d(
     x = conv2d_resample(x, weight, f=f, up=up, padding=padding)
     if demodulate:  # Σ_{ik} (W_oik s_ni)² = (s²) @ (Σ_k W²)ᵀ
         with torch.autocast(device_type=x.device.type, enabled=False):  # keep the matmul in fp32
-            dcoefs = (
-                styles.square() @ weight.float().square().sum(dim=[2, 3]).t() + eps
-            ).rsqrt()  # [N, O]
+            w_sq = weight.float().square().sum(dim=[2, 3])  # [O, I]
+            dcoefs = (styles.square() @ w_sq.t() + eps).rsqrt()  # [N, O]
         x = x * dcoefs.to(x.dtype)[:, :, None, None]
     return x
 

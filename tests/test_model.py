@@ -1,5 +1,5 @@
-"""Generator and discriminator: shapes for every preset, consistency of generation in t, holistic D behaviour,
-gradients, determinism, bf16 autocast and torch.compile."""
+"""Generator and discriminator: shapes for every preset, consistency of generation in t, holistic D
+behaviour, the discriminator blocks, gradients, determinism, bf16 autocast and torch.compile."""
 
 import dataclasses
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from svlib.config import DiscriminatorConfig, GeneratorConfig, MotionConfig, get_preset
-from svlib.discriminator import Discriminator
+from svlib.discriminator import Discriminator, DiscriminatorBlock, MinibatchStdLayer, mbstd_group
 from svlib.generator import Generator
 from svlib.models import build_models, count_params
 
@@ -60,15 +60,16 @@ def test_paper256_shapes_and_spec_layout():
     assert b[256].fromrgb.weight.shape[:2] == (64, 3) and b[256].conv1.weight.shape[:2] == (128, 64)
     assert b[32].conv1.weight.shape[0] == 256 and b[32].skip.weight.shape[0] == 256
     assert b[16].conv0.weight.shape[:2] == (512, 768) and b[16].skip.weight.shape[:2] == (512, 768)
-    assert D3.epilogue.conv.weight.shape[:2] == (512, 513) and D3.epilogue.fc.weight.shape == (
-        512,
-        8192,
-    )
+    assert D3.epilogue.conv.weight.shape[:2] == (512, 513)
+    assert D3.epilogue.fc.weight.shape == (512, 8192)
     assert D3.mapping.embed.weight.shape == (512, 552)  # 2 gaps × (256 learned + 20 Fourier)
 
 
 def synthesis_params(cfg: GeneratorConfig):
-    """Parameter count of G written out from the spec (StyleGAN2 skip G + motion path), independent of the code."""
+    """Parameter count of G written out from the spec (StyleGAN2 skip G + motion path).
+
+    Independent of the code: the channel rule is written out here on purpose.
+    """
     ch = lambda r: min(cfg.channel_base // r, cfg.channel_max)
     wd, n = cfg.w_dim, 0
     n += cfg.z_dim * wd + wd + (cfg.mapping_layers - 1) * (wd * wd + wd)  # mapping FCs
@@ -92,13 +93,13 @@ def test_param_counts_match_spec(preset):
     G = Generator(cfg.G)
     assert count_params(G) == synthesis_params(cfg.G)
     if preset == "paper256":
-        assert (
-            count_params(G.motion) == 2 * (512 * 512 * 11 + 512) + 2 * 512 * 256 + 512 * 512
-        )  # 5.77M + 0.52M
+        # 5.77M + 0.52M
+        assert count_params(G.motion) == 2 * (512 * 512 * 11 + 512) + 2 * 512 * 256 + 512 * 512
 
 
 def test_paper1024_forward_with_reduced_channels():
-    # full-width 1024² takes ~25 s on 2 cores; the architecture (depth, F=2, concat at 16) is kept, channels cut
+    # full-width 1024² takes ~25 s on 2 cores; the architecture (depth, F=2, concat at 16) is
+    # kept, the channels are cut
     cfg = get_preset("paper1024")
     cfg.G.channel_base = cfg.D.channel_base = 2048
     cfg.G.channel_max = cfg.D.channel_max = 32
@@ -181,9 +182,8 @@ def test_discriminator_batch_independence_without_mbstd():
         assert torch.allclose(full[:3], D(x2, t)[:3], atol=1e-5)
     _, Dm = models(tiny_cfg(mbstd_group_size=4))
     with torch.no_grad():
-        assert not torch.allclose(
-            Dm(x, t)[:3], Dm(x2, t)[:3], atol=1e-5
-        )  # with mbstd, batch mates matter
+        # with mbstd, batch mates matter
+        assert not torch.allclose(Dm(x, t)[:3], Dm(x2, t)[:3], atol=1e-5)
         assert Dm(x[:3], t[:3]).shape == (3,)  # batch 3 with group 4: falls back to a group of 3
 
 
@@ -192,12 +192,10 @@ def test_discriminator_is_sensitive_to_frame_order_and_gaps():
     x, t = torch.randn(2, 3, 3, 16, 16), torch.tensor([[0.0, 2.0, 5.0]] * 2)
     with torch.no_grad():
         base = D(x, t)
-        assert not torch.allclose(
-            base, D(x[:, [2, 0, 1]], t), atol=1e-5
-        )  # holistic: frame order matters
-        assert not torch.allclose(
-            base, D(x, torch.tensor([[0.0, 3.0, 5.0]] * 2)), atol=1e-5
-        )  # gaps matter
+        # holistic: frame order matters
+        assert not torch.allclose(base, D(x[:, [2, 0, 1]], t), atol=1e-5)
+        # gaps matter
+        assert not torch.allclose(base, D(x, torch.tensor([[0.0, 3.0, 5.0]] * 2)), atol=1e-5)
         assert torch.allclose(base, D(x, t + 7), atol=1e-5)  # only gaps matter, not absolute time
     with pytest.raises(ValueError, match="max_time_gap"):
         D(x, torch.tensor([[0.0, 2.0, 66.0]] * 2))  # gap 64 >= max_time_gap 64
@@ -207,23 +205,40 @@ def test_discriminator_is_sensitive_to_frame_order_and_gaps():
         D(x[:, :2], t[:, :2])
 
 
+def test_minibatch_std_groups_and_fallback():
+    assert [mbstd_group(4, n) for n in (1, 2, 3, 4, 6, 8, 5)] == [1, 2, 3, 4, 3, 4, 1]
+    layer = MinibatchStdLayer(4)
+    x = torch.randn(6, 5, 4, 4)
+    y = layer(x)  # 6 is not a multiple of 4: groups of 3 (samples {0,2,4} and {1,3,5})
+    assert y.shape == (6, 6, 4, 4)
+    g0 = x[[0, 2, 4]]
+    ref = (g0.var(0, unbiased=False) + 1e-8).sqrt().mean()
+    assert torch.allclose(y[0, 5], ref.expand(4, 4), atol=1e-5) and torch.allclose(y[2, 5], y[0, 5])
+    assert not torch.allclose(y[1, 5], y[0, 5])
+
+
+def test_resnet_block_shapes():
+    blk = DiscriminatorBlock(0, 8, 16, img_channels=3)
+    assert blk(torch.randn(2, 3, 16, 16)).shape == (2, 16, 8, 8)
+    blk = DiscriminatorBlock(24, 8, 16)  # in != tmp right after frame concatenation
+    assert blk(torch.randn(2, 24, 8, 8)).shape == (2, 16, 4, 4)
+
+
 def test_image_discriminator_one_logit_per_frame():
     _, D = models(tiny_cfg(holistic=False, mbstd_group_size=0))
     x = torch.randn(2, 3, 3, 16, 16)
     with torch.no_grad():
         y = D(x)
         assert y.shape == (2, 3)
-        assert torch.allclose(
-            D(x[:, [2, 0, 1]]), y[:, [2, 0, 1]], atol=1e-5
-        )  # frames judged independently
+        # frames judged independently
+        assert torch.allclose(D(x[:, [2, 0, 1]]), y[:, [2, 0, 1]], atol=1e-5)
 
 
 @pytest.mark.parametrize("concat_res", [16, 32, 4])
 def test_concatenation_point(concat_res):
     _, D = models(tiny_cfg(concat_res=concat_res))
-    if (
-        concat_res >= 16
-    ):  # input resolution <= concat_res: frames concatenated at the input (F·3 channels)
+    # input resolution <= concat_res: frames concatenated at the input (F·3 channels)
+    if concat_res >= 16:
         assert D.concat_at == 0 and D.blocks[0].fromrgb.weight.shape[1] == 9
     else:
         assert D.concat_at == len(D.blocks) and D.epilogue.conv.weight.shape[1] == 3 * (32 // 2) + 1
@@ -285,6 +300,19 @@ def test_bf16_autocast_close_to_fp32():
     assert (y16 - y32).abs().max() < 0.1 * (1 + y32.abs().max())
 
 
+def test_bad_inputs_name_the_argument():
+    G, D = models(tiny_cfg())
+    t = torch.tensor([[0.0, 2.0, 5.0]] * 2)
+    with pytest.raises(ValueError, match="synthesis: w"):
+        G.synthesis(torch.randn(2, 7), t)
+    with pytest.raises(ValueError, match="t must have shape"):
+        G(torch.randn(2, 32), t[:1])
+    with pytest.raises(ValueError, match="Discriminator.*x must have shape"):
+        D(torch.randn(2, 3, 3, 8, 8), t)
+    with pytest.raises(ValueError, match="Discriminator: t"):
+        D(torch.randn(2, 3, 3, 16, 16), t[:, :2])
+
+
 def test_bad_configs_raise():
     with pytest.raises(ValueError):
         Generator(dataclasses.replace(GeneratorConfig(), resolution=48))
@@ -303,9 +331,8 @@ def test_torch_compile_forward():
             cg, cd = torch.compile(G, fullgraph=False), torch.compile(D, fullgraph=False)
             x = cg(z, t, motion_z=mz)
             y = cd(x, t)
-        except (
-            Exception
-        ) as e:  # missing C++ toolchain etc. is an environment issue, not a model bug
+        except Exception as e:
+            # missing C++ toolchain etc. is an environment issue, not a model bug
             if (
                 "compil" in type(e).__name__.lower()
                 or "InductorError" in type(e).__name__

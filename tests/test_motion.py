@@ -1,4 +1,5 @@
-"""Motion path: grid length, continuity of v(t) across anchors, long-horizon definition, motion_z reuse."""
+"""Motion path: grid length, continuity of v(t) across anchors, long-horizon definition,
+motion_z reuse."""
 
 import math
 
@@ -34,9 +35,8 @@ def test_periods_geometric_and_frequencies_ascend():
 
 
 def test_grid_length_formula():
-    assert (
-        motion_z_length(MotionConfig(), 1023) == math.ceil(1023 / 16) + 2 + 20
-    )  # 86, as in the official code
+    # 86, as in the official code
+    assert motion_z_length(MotionConfig(), 1023) == math.ceil(1023 / 16) + 2 + 20
     assert motion_z_length(CFG, 0) == 2 + 2 * 4
     with pytest.raises(ValueError):
         motion_z_length(CFG, -1)
@@ -66,13 +66,11 @@ def test_embedding_at_anchor_equals_aligner(net):
     t = torch.tensor([[0.0, 4.0, 12.0]] * 2)
     v = net(t, mz)
     a = net.time_encoder.aligner_fc(u[:, [0, 1, 3]])
-    assert torch.allclose(
-        v, a, atol=1e-4
-    )  # v(t_L) = a(u_L): the sinusoid is removed exactly at anchors
+    # v(t_L) = a(u_L): the sinusoid is removed exactly at anchors
+    assert torch.allclose(v, a, atol=1e-4)
     mid = net(torch.tensor([[2.0]] * 2), mz)
-    assert not torch.allclose(
-        mid[:, 0], 0.5 * (a[:, 0] + a[:, 1]), atol=1e-3
-    )  # but not between anchors
+    # but not between anchors
+    assert not torch.allclose(mid[:, 0], 0.5 * (a[:, 0] + a[:, 1]), atol=1e-3)
 
 
 @torch.no_grad()
@@ -122,8 +120,7 @@ def test_sample_motion_z_prefix_consistent_with_generator():
     a = G.sample_motion_z(3, 40.0, generator=torch.Generator().manual_seed(7))
     b = G.sample_motion_z(3, 400.0, generator=torch.Generator().manual_seed(7))
     assert a.shape == (3, motion_z_length(G.cfg.motion, 40.0), G.cfg.motion.z_dim)
-    assert torch.equal(
-        b[:, : a.shape[1]], a
-    )  # time-major draw: a longer draw extends every video's noise
+    # time-major draw: a longer draw extends every video's noise
+    assert torch.equal(b[:, : a.shape[1]], a)
     c = G.sample_motion_z(3, 40.0, generator=torch.Generator().manual_seed(8))
     assert not torch.equal(a, c)

@@ -1,4 +1,5 @@
-"""Low-level ops: FIR resampling, bias_act, modulated convolution, equalized-lr layers."""
+"""Low-level ops and shared layers: FIR resampling, bias_act, modulated convolution, equalized-lr
+layers, the mapping network."""
 
 import math
 
@@ -6,14 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from svlib.layers import (
-    Conv2dLayer,
-    DiscriminatorBlock,
-    FullyConnectedLayer,
-    MappingNetwork,
-    MinibatchStdLayer,
-    mbstd_group,
-)
+from svlib.layers import Conv2dLayer, FullyConnectedLayer, MappingNetwork
 from svlib.ops import (
     bias_act,
     conv2d_resample,
@@ -33,9 +27,8 @@ def naive_upfirdn1d(x, taps, up, down, p0, p1, gain):
         z[i * up] = v
     z = [0.0] * p0 + z + [0.0] * p1
     k = len(taps)
-    y = [
-        sum(z[j + m] * taps[k - 1 - m] * gain for m in range(k)) for j in range(len(z) - k + 1)
-    ]  # convolution
+    # convolution
+    y = [sum(z[j + m] * taps[k - 1 - m] * gain for m in range(k)) for j in range(len(z) - k + 1)]
     return y[::down]
 
 
@@ -44,19 +37,20 @@ def naive_upfirdn1d(x, taps, up, down, p0, p1, gain):
 )
 def test_upfirdn2d_matches_separable_loop_reference(up, down, pad):
     torch.manual_seed(0)
-    x = torch.randn(
-        1, 1, 1, 7, dtype=torch.float64
-    )  # a single row: the 2D filter acts as 1-D taps / sum
+    # a single row: the 2D filter acts as 1-D taps / sum
+    x = torch.randn(1, 1, 1, 7, dtype=torch.float64)
     taps = [1.0, 2.0, 5.0, 1.0]  # asymmetric: catches a missing flip
     f2 = torch.tensor(taps, dtype=torch.float64)
     f2 = f2[:, None] * f2[None, :]
-    # 2D filter on a 1-row image with zero vertical padding needs kh = 1: use the row filter explicitly
+    # 2D filter on a 1-row image with zero vertical padding needs kh = 1: use the row filter
+    # explicitly
     f_row = torch.tensor([taps], dtype=torch.float64)
     y = upfirdn2d(x, f_row, up=up, down=down, padding=(pad[0], pad[1], 0, 0), gain=1.0)
     # vertical zero insertion adds rows; row 0 holds the data
     ref = naive_upfirdn1d(x[0, 0, 0].tolist(), taps, up, down, pad[0], pad[1], 1.0)
     assert torch.allclose(y[0, 0, 0], torch.tensor(ref, dtype=torch.float64))
-    # and the 2D separable filter on a 2D image equals applying the 1D reference along rows then columns
+    # and the 2D separable filter on a 2D image equals applying the 1D reference along rows,
+    # then columns
     X = torch.randn(1, 1, 6, 5, dtype=torch.float64)
     Y = upfirdn2d(X, f2, up=up, down=down, padding=(pad[0], pad[1], pad[0], pad[1]))
     rows = [naive_upfirdn1d(r, taps, up, down, pad[0], pad[1], 1.0) for r in X[0, 0].tolist()]
@@ -73,7 +67,8 @@ def test_fir_filter_normalised_separable():
 
 
 def test_resampling_keeps_constant_image_constant_away_from_borders():
-    # zero padding (as upfirdn2d) darkens only a 1-2 pixel border; the interior keeps the constant exactly
+    # zero padding (as upfirdn2d) darkens only a 1-2 pixel border; the interior keeps the
+    # constant exactly
     f = fir_filter()
     x = torch.full((2, 3, 16, 16), 0.7)
     u = upsample2d(x, f)
@@ -81,9 +76,8 @@ def test_resampling_keeps_constant_image_constant_away_from_borders():
     assert u.shape == (2, 3, 32, 32) and d.shape == (2, 3, 8, 8)
     assert torch.allclose(u[..., 2:-2, 2:-2], torch.full_like(u[..., 2:-2, 2:-2], 0.7), atol=1e-6)
     assert torch.allclose(d[..., 1:-1, 1:-1], torch.full_like(d[..., 1:-1, 1:-1], 0.7), atol=1e-6)
-    assert not torch.allclose(
-        u[..., 0, :], torch.full_like(u[..., 0, :], 0.7)
-    )  # the border does see the padding
+    # the border does see the padding
+    assert not torch.allclose(u[..., 0, :], torch.full_like(u[..., 0, :], 0.7))
 
 
 def test_conv2d_resample_equals_resample_then_conv_in_interior():
@@ -98,9 +92,8 @@ def test_conv2d_resample_equals_resample_then_conv_in_interior():
     down = conv2d_resample(x, w, f=f.double(), down=2, padding=1)
     ref = downsample2d(F.conv2d(x, w, padding=1), f.double())
     assert down.shape == ref.shape == (2, 5, 6, 6)
-    assert torch.allclose(
-        down[..., 1:-1, 1:-1], ref[..., 1:-1, 1:-1], atol=1e-10
-    )  # padding order differs at borders
+    # padding order differs at borders
+    assert torch.allclose(down[..., 1:-1, 1:-1], ref[..., 1:-1, 1:-1], atol=1e-10)
     w1 = torch.randn(5, 4, 1, 1, dtype=torch.float64)
     assert torch.allclose(
         conv2d_resample(x, w1, f=f.double(), down=2), F.conv2d(downsample2d(x, f.double()), w1)
@@ -153,9 +146,8 @@ def test_demodulated_weights_have_unit_norm_and_unit_output_variance():
     w = modulated_weight(weight, styles)  # [N, O, I, k, k]
     assert torch.allclose(w.flatten(2).norm(dim=2), torch.ones(5, 16), atol=1e-5)
     y = modulated_conv2d(torch.randn(5, 32, 32, 32), weight, styles, padding=1)
-    assert (
-        abs(float(y[..., 1:-1, 1:-1].std()) - 1) < 0.1
-    )  # unit-variance in -> about unit-variance out
+    # unit-variance in -> about unit-variance out
+    assert abs(float(y[..., 1:-1, 1:-1].std()) - 1) < 0.1
 
 
 def test_modulated_conv_rejects_bad_shapes():
@@ -166,7 +158,8 @@ def test_modulated_conv_rejects_bad_shapes():
 def test_equalized_lr_scaling():
     torch.manual_seed(0)
     fc = FullyConnectedLayer(256, 128, lr_multiplier=0.01, bias_init=0.5)
-    # stored weight is N(0, 1)/lr, effective weight N(0, 1/fan_in): output ~ unit variance for unit input
+    # stored weight is N(0, 1)/lr, effective weight N(0, 1/fan_in): output ~ unit variance for
+    # unit input
     assert abs(float(fc.weight.detach().std()) - 100) < 5
     y = fc(torch.randn(512, 256)).detach()
     assert abs(float(y.std()) - 1) < 0.1 and abs(float(y.mean()) - 0.005) < 0.1
@@ -180,30 +173,10 @@ def test_mapping_network_normalises_and_truncates():
     m = MappingNetwork(8, 3, 16, num_layers=2)
     z, c = torch.randn(4, 8), torch.eye(3)[[0, 1, 2, 0]]
     w = m(z, c)
-    assert torch.allclose(
-        m(10 * z, c), w, atol=1e-5
-    )  # 2nd-moment normalisation: scale of z is irrelevant
+    # 2nd-moment normalisation: scale of z is irrelevant
+    assert torch.allclose(m(10 * z, c), w, atol=1e-5)
     m(z, c, update_w_avg=True)
     assert torch.allclose(m.w_avg, 0.005 * w.mean(0), atol=1e-6)
     assert torch.allclose(m(z, c, truncation_psi=0.0), m.w_avg.expand(4, -1))
     with pytest.raises(ValueError):
         m(z)  # c missing
-
-
-def test_minibatch_std_groups_and_fallback():
-    assert [mbstd_group(4, n) for n in (1, 2, 3, 4, 6, 8, 5)] == [1, 2, 3, 4, 3, 4, 1]
-    layer = MinibatchStdLayer(4)
-    x = torch.randn(6, 5, 4, 4)
-    y = layer(x)  # 6 is not a multiple of 4: groups of 3 (samples {0,2,4} and {1,3,5})
-    assert y.shape == (6, 6, 4, 4)
-    g0 = x[[0, 2, 4]]
-    ref = (g0.var(0, unbiased=False) + 1e-8).sqrt().mean()
-    assert torch.allclose(y[0, 5], ref.expand(4, 4), atol=1e-5) and torch.allclose(y[2, 5], y[0, 5])
-    assert not torch.allclose(y[1, 5], y[0, 5])
-
-
-def test_resnet_block_shapes():
-    blk = DiscriminatorBlock(0, 8, 16, img_channels=3)
-    assert blk(torch.randn(2, 3, 16, 16)).shape == (2, 16, 8, 8)
-    blk = DiscriminatorBlock(24, 8, 16)  # in != tmp right after frame concatenation
-    assert blk(torch.randn(2, 24, 8, 8)).shape == (2, 16, 4, 4)

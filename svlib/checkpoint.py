@@ -16,8 +16,12 @@ from typing import Any
 
 import torch
 
+from .config import Config, migrate_config_dict
+
 FORMAT = "svlib-checkpoint"
-FORMAT_VERSION = 1
+# 2: ADA settings nested in train.augment, `auto` values stored resolved. Older versions are
+# upgraded on load by `upgrade_checkpoint`.
+FORMAT_VERSION = 2
 _SNAPSHOT = re.compile(r"checkpoint-(\d+)\.pt$")
 
 
@@ -68,6 +72,18 @@ def load_checkpoint(
     for key in ("config", "G_ema"):
         if key not in data:
             raise CheckpointError(f"{path} lacks the '{key}' entry")
+    return upgrade_checkpoint(data)
+
+
+def upgrade_checkpoint(data: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint dict of any older format version in the current one.
+
+    Only the config changed between versions (the weights, optimisers and counters are stored as
+    they always were): `migrate_config_dict` moves it to the current layout and resolves its
+    `auto` values."""
+    if data.get("format_version", 0) < FORMAT_VERSION:
+        data = {**data, "config": migrate_config_dict(data["config"])}
+        data["format_version"] = FORMAT_VERSION
     return data
 
 
@@ -101,7 +117,6 @@ def load_generator(
     path: str | os.PathLike, device: str | torch.device | None = None, ema: bool = True
 ):
     """Build the generator stored in a checkpoint (the EMA weights by default), in eval mode."""
-    from .config import Config
     from .generator import Generator
 
     data = load_checkpoint(path)

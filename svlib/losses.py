@@ -62,6 +62,13 @@ def auto_r1_gamma(resolution: int, batch_size: int) -> float:
     return 0.0002 * resolution**2 / batch_size
 
 
+def auto_ema_kimg(batch_size: int) -> float:
+    """The `auto` EMA half-life batch · 10 / 32 thousand videos (20 at batch 64: ~312 steps)."""
+    if batch_size <= 0:
+        raise ValueError("auto_ema_kimg: batch_size must be positive")
+    return batch_size * 10 / 32
+
+
 def lazy_adam_params(lr: float, betas: tuple[float, float], interval: int | None):
     """Adam (lr, betas) rescaled for lazy regularisation every `interval` steps (StyleGAN2):
     c = interval / (interval + 1); lr·c, (β1^c, β2^c). interval None/0 -> unchanged."""

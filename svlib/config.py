@@ -579,16 +579,14 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """--preset, the flags of `CLI_FLAGS` (help = the fields' comments) and --set FIELD=VALUE."""
     parser.add_argument("--preset", default="cpu", help=" | ".join(PRESETS))
     for flag, names in CLI_FLAGS.items():
-        cls, attr, tp = _fields()[names[0]]
-        text = f"{field_help(names[0])} [{', '.join(names)}]".replace("%", "%%")
-        if tp is bool:
-            switch = "false" if flag.startswith("no-") else "true"
-            parser.add_argument(
-                f"--{flag}", dest=flag, action="store_const", const=switch, help=text
-            )
+        tp = _fields()[names[0]][2]
+        switch = ("false" if flag.startswith("no-") else "true") if tp is bool else None
+        sets = ", ".join(f"{n}={switch}" if switch else n for n in names)
+        text = f"{field_help(names[0])} [{sets}]".replace("%", "%%")
+        if switch:
+            parser.add_argument(f"--{flag}", dest=flag, action="store_const", const=switch, help=text)
         else:
-            choices = _CHOICES.get(names[0])
-            parser.add_argument(f"--{flag}", dest=flag, choices=choices, help=text)
+            parser.add_argument(f"--{flag}", dest=flag, choices=_CHOICES.get(names[0]), help=text)
     parser.add_argument(
         "--set",
         nargs="+",

@@ -155,7 +155,9 @@ class TrainingState:
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
         for name in _MODULES:
-            getattr(self, name).load_state_dict(sd[name])
+            # Optimisers keep the tensors they are given: a copy, so that `sd` may be another live
+            # state's `state_dict()` without the two sharing Adam moments.
+            getattr(self, name).load_state_dict(copy.deepcopy(sd[name]))
         if self.augment is not None:
             self.augment.p.copy_(sd["augment_p"])
         if self.ada is not None:

@@ -264,3 +264,58 @@ def test_training_tracks_w_avg(tmp_path):
         svlib.get_preset("tiny"), DATA, tmp_path, steps=2, progress=False, sample_frames=4, num_preview=2
     )
     assert res["G_ema"].w_avg.abs().sum() > 0
+
+
+def _batches(cfg, steps):
+    from svlib.datasets import open_dataset
+    from svlib.training import StepBatches
+
+    ds = StepBatches(open_dataset(DATA, resolution=16), cfg, cfg.train.batch_size)
+    return [ds[s] for s in steps]
+
+
+def test_train_step_and_state_round_trip():
+    from svlib.training import TrainingState, step_generator, train_step
+
+    cfg = svlib.get_preset("tiny")
+    state = TrainingState.create(cfg)
+    assert state.cfg.train.r1_gamma == resolve_auto(cfg).train.r1_gamma  # autos resolved
+    batches = _batches(cfg, range(3))
+    stats = [train_step(state, b, step_generator(0, i)) for i, b in enumerate(batches[:2])]
+    assert set(stats[0]) == {"loss_G", "loss_D", "D_real", "r1"} and "r1" not in stats[1]
+    assert (state.step, state.cur_nimg) == (2, 2 * 4 * 3)
+    copy_ = TrainingState.create(cfg)
+    copy_.load_state_dict(state.state_dict())
+    assert float(copy_.augment.p) == float(state.augment.p) and copy_.ada.steps == 2
+    a = train_step(state, batches[2], step_generator(0, 2))
+    b = train_step(copy_, batches[2], step_generator(0, 2))
+    assert a == b and copy_.step == 3
+    for name in ("G", "D", "G_ema"):
+        assert torch.equal(_params(getattr(state, name)), _params(getattr(copy_, name)))
+    with pytest.raises(ValueError, match=r"batch\['t'\]"):
+        train_step(state, {**batches[0], "t": batches[0]["t"][:, :2]}, step_generator(0, 3))
+
+
+def test_train_step_without_augmentation_or_motion():
+    from svlib.training import TrainingState, step_generator, train_step
+
+    cfg = svlib.get_preset("tiny", ["train.augment.mode=none", "G.motion=none"])
+    state = TrainingState.create(cfg)
+    assert state.augment is None and state.ada is None
+    stats = train_step(state, _batches(cfg, [0])[0], step_generator(0, 0))
+    assert np.isfinite(list(stats.values())).all() and "augment_p" not in state.state_dict()
+
+
+def test_resume_names_every_differing_field(tmp_path):
+    cfg = svlib.get_preset("tiny")
+    train(cfg, DATA, tmp_path, steps=1, progress=False, sample_frames=2, num_preview=1)
+    changed = svlib.get_preset("tiny", ["train.lr_g=0.002", "train.r1_interval=4"])
+    apply = {"train.log_every": 5, "train.num_workers": 1, "train.total_kimg": 1.0}
+    svlib.config.apply_overrides(changed, apply)  # allowed to differ on resume
+    with pytest.raises(ValueError, match="checkpoint-0000001.pt") as e:
+        train(changed, DATA, tmp_path, steps=2, resume=True, progress=False)
+    msg = str(e.value)
+    assert "train.lr_g: 0.0025 -> 0.002" in msg and "train.r1_interval: 2 -> 4" in msg
+    assert "log_every" not in msg and "num_workers" not in msg and "total_kimg" not in msg
+    ok = svlib.config.apply_overrides(svlib.get_preset("tiny"), apply)
+    assert train(ok, DATA, tmp_path, steps=2, resume=True, progress=False)["step"] == 2

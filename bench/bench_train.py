@@ -49,8 +49,9 @@ def main() -> None:
         f"frames, device {device}, amp {t.amp}, compile {t.compile}"
     )
     print(
-        f"{sec:.3f} s/step  {t.batch_size / sec:.2f} videos/s  {sec * 1000 / frames:.1f} s per 1000 "
-        f"frames (median over {len(timed)} log windows of {a.warmup} steps)"
+        f"{sec:.3f} s/step  {t.batch_size / sec:.2f} videos/s  "
+        f"{sec * 1000 / frames:.1f} s per 1000 frames "
+        f"(mean over {len(timed)} log windows of {a.warmup} steps)"
     )
 
 

@@ -42,14 +42,9 @@ def _add_train(sub):
 def _cmd_train(a) -> int:
     from .training import train
 
+    cfg = config_from_arguments(a)
     res = train(
-        config_from_arguments(a),
-        a.data,
-        a.out,
-        steps=a.steps,
-        max_minutes=a.minutes,
-        resume=a.resume,
-        device=a.device,
+        cfg, a.data, a.out, steps=a.steps, max_minutes=a.minutes, resume=a.resume, device=a.device
     )
     res.pop("G_ema", None)
     if int(os.environ.get("RANK", "0")) == 0:

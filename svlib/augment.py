@@ -12,8 +12,9 @@ Geometric ops are one 3×3 matrix `geom` per clip mapping *output* pixel coordin
 coordinates (centred, in pixels). Clips whose `geom` only moves whole pixels (flips, 90° rotations,
 integer shifts) are fetched losslessly; the others are warped with 2× oversampling (lowpass
 upsample → bilinear `grid_sample` with reflection → lowpass downsample) to limit aliasing.
-R1 through the pipe needs the derivative of grid_sample's input-gradient; CUDA's grid_sampler backward
-has none, so `grid_sample2` below supplies it (the same code on every device, so CPU tests cover it).
+R1 through the pipe needs the derivative of grid_sample's input-gradient; CUDA's grid_sampler
+backward has none, so `grid_sample2` below supplies it (the same code on every device, so CPU tests
+cover it).
 Clips whose drawn transform is the identity, and the whole batch when p = 0, pass through untouched.
 """
 
@@ -49,7 +50,7 @@ class _GridSample(torch.autograd.Function):
 
 
 class _GridSampleT(torch.autograd.Function):
-    """gx = Sᵀ gy; also linear, and its own gradient is S again, so any order of derivative exists."""
+    """gx = Sᵀ gy; also linear, and its own gradient is S again: derivatives of any order exist."""
 
     @staticmethod
     def forward(ctx, gy, grid, x_meta, mode, padding_mode):
@@ -144,7 +145,8 @@ def _upsample2x(x, h):
 
 def _grid(geom, H, W, up: int, margin: int):
     """Sampling grid [n, H', W', 2] for output pixels of a (up×)-resolution raster with `margin`
-    extra pixels each side, mapped through geom [n, 3, 3] (centred pixel units) to grid_sample coords."""
+    extra pixels each side, mapped through geom [n, 3, 3] (centred pixel units) to grid_sample
+    coordinates."""
 
     def axis(size):  # centred original-pixel coordinates of the output raster
         j = torch.arange(-margin, up * size + margin, device=geom.device, dtype=geom.dtype)
@@ -162,7 +164,8 @@ def _grid(geom, H, W, up: int, margin: int):
 class AugmentPipe(nn.Module):
     """ADA pipe for clips x [B, F, C, H, W] (float, ~[-1, 1]), built from an `AugmentConfig`.
 
-    `p` (buffer, 0-dim) is the per-op probability; set it directly or let `AdaController` tune it."""
+    `p` (buffer, 0-dim) is the per-op probability; set it directly or let `AdaController` tune
+    it."""
 
     def __init__(self, cfg: AugmentConfig | None = None):
         super().__init__()
@@ -272,7 +275,7 @@ class AugmentPipe(nn.Module):
 
     # ------------------------------------------------------------------ application
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """x [B, F, C, H, W] -> augmented [B, F, C, H, W] (same dtype/device), differentiable in x."""
+        """x [B, F, C, H, W] -> augmented [B, F, C, H, W] (same dtype, device); differentiable."""
         if x.ndim != 5:
             raise ValueError(f"AugmentPipe: x must be [B, F, C, H, W], got shape {tuple(x.shape)}")
         if float(self.p) == 0:  # exact identity, and no random draws

@@ -1,4 +1,4 @@
-"""Checkpoints are data: state_dicts + the config + a format version, loadable with weights_only=True.
+"""Checkpoints are data: state_dicts + the config + a format version, loadable weights_only.
 
 Written atomically (temporary file in the same folder, fsync, rename), so a run killed mid-write
 leaves the previous checkpoint intact.
@@ -51,7 +51,9 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
 def load_checkpoint(
     path: str | os.PathLike, map_location: str | torch.device = "cpu"
 ) -> dict[str, Any]:
-    """Load and validate an svlib checkpoint. Raises `CheckpointError` naming the file when it is unusable."""
+    """Load and validate an svlib checkpoint, upgraded to the current format version.
+
+    Raises `CheckpointError` naming the file when it is unusable."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -97,12 +99,13 @@ def list_snapshots(run_dir: str | os.PathLike) -> list[Path]:
 def latest_checkpoint(
     run_dir: str | os.PathLike, map_location="cpu"
 ) -> tuple[Path, dict[str, Any]] | None:
-    """The newest readable snapshot of a run; unreadable newer ones are skipped with a warning naming them."""
+    """The newest readable snapshot of a run; unreadable newer ones are skipped with a warning
+    naming them."""
     for path in reversed(list_snapshots(run_dir)):
         try:
             return path, load_checkpoint(path, map_location)
         except CheckpointError as e:
-            warnings.warn(f"skipping unusable checkpoint: {e}")
+            warnings.warn(f"skipping unusable checkpoint: {e}", stacklevel=2)
     return None
 
 
@@ -130,8 +133,8 @@ def load_generator(
 
 
 def export_generator(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
-    """A small, inference-only copy of a training checkpoint: the config, G_ema and the training state
-    (no D, no optimisers). It loads with `load_generator` like any checkpoint."""
+    """A small, inference-only copy of a training checkpoint: the config, G_ema and the training
+    state (no D, no optimisers). It loads with `load_generator` like any checkpoint."""
     data = load_checkpoint(src)
     keep = {k: data[k] for k in ("config", "G_ema", "state") if k in data}
     keep["G_ema"] = {

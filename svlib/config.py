@@ -1,8 +1,8 @@
-"""Explicit configuration: dataclasses with documented defaults, named presets, and one override path.
+"""Explicit configuration: dataclasses with documented defaults, presets, and one override path.
 
-Defaults reproduce the paper's 256² configuration (Skorokhodov et al., CVPR 2022, the official `auto`
-config). Every departure is a named option with a comment; that comment is also the option's help on
-the command line. Modules receive only their own sub-config, never the whole `Config`.
+Defaults reproduce the paper's 256² configuration (Skorokhodov et al., CVPR 2022, the official
+`auto` config). Every departure is a named option with a comment; that comment is also the
+option's help on the command line. Modules receive only their own sub-config, never the whole `Config`.
 
 Any field can be set by its dotted name, from Python or from the command line, with one function:
 
@@ -35,7 +35,7 @@ from .losses import auto_ema_kimg, auto_r1_gamma
 
 @dataclass
 class MotionConfig:
-    """The motion path: noise on a coarse time grid -> conv1d -> aligned sinusoidal embedding v(t)."""
+    """The motion path: noise on a coarse time grid -> conv1d -> aligned sinusoids v(t)."""
 
     z_dim: int = 512  # motion noise dimensionality (motion_z ~ N(0, I))
     code_dim: int = 512  # motion code u dimensionality (conv1d output channels)
@@ -182,12 +182,12 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict of Python scalars/lists (safe for `torch.load(weights_only=True)` and JSON)."""
+        """Plain dict of Python scalars/lists (safe for `torch.load(weights_only=True)`, JSON)."""
         return _to_plain(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Config:
-        """The inverse of `to_dict`; absent fields keep their defaults, unknown ones are an error."""
+        """The inverse of `to_dict`; absent fields keep their defaults, unknown ones are errors."""
         return apply_overrides(cls(name="custom"), _flatten(d))
 
 
@@ -200,14 +200,12 @@ def _to_plain(x):
 
 
 def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"G": {"motion": {"z_dim": 16}}} -> {"G.motion.z_dim": 16}; a None sub-config stays a leaf."""
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, Mapping):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[prefix + k] = v
-    return out
+    """{"G": {"motion": {"z_dim": 16}}} -> {"G.motion.z_dim": 16}; None sub-configs stay leaves."""
+    flat = [
+        _flatten(v, f"{prefix}{k}.") if isinstance(v, Mapping) else {prefix + k: v}
+        for k, v in d.items()
+    ]
+    return {k: v for part in flat for k, v in part.items()}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -400,7 +398,7 @@ _FLAT_ADA = {
 
 
 def migrate_config_dict(d: Mapping[str, Any]) -> dict[str, Any]:
-    """A config dict written by any svlib version, in the current layout with `auto` values resolved."""
+    """A config dict written by any svlib version, in the current layout, `auto` values resolved."""
     d = copy.deepcopy(dict(d))
     tr = d.get("train", {})
     if any(k in tr for k in _FLAT_ADA) and not isinstance(tr.get("augment"), Mapping):
@@ -467,7 +465,8 @@ def _colab() -> Config:
 
 def _cpu() -> Config:
     # Two CPU cores, 32²: narrow network, small latents, short periods so the motion of the
-    # synthetic datasets (a few dozen frames per cycle) is reachable. Departures: all widths, batch 8.
+    # synthetic datasets (a few dozen frames per cycle) is reachable. Departures: all widths,
+    # batch 8.
     c = Config(name="cpu")
     c.G.resolution = c.D.resolution = 32
     c.G.z_dim = c.G.w_dim = 128
@@ -584,7 +583,9 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         sets = ", ".join(f"{n}={switch}" if switch else n for n in names)
         text = f"{field_help(names[0])} [{sets}]".replace("%", "%%")
         if switch:
-            parser.add_argument(f"--{flag}", dest=flag, action="store_const", const=switch, help=text)
+            parser.add_argument(
+                f"--{flag}", dest=flag, action="store_const", const=switch, help=text
+            )
         else:
             parser.add_argument(f"--{flag}", dest=flag, choices=_CHOICES.get(names[0]), help=text)
     parser.add_argument(

@@ -1,11 +1,11 @@
 """The StyleGAN-V training loop: sparse clips, holistic D, lazy R1, video-consistent ADA, EMA of G.
 
-`train_step(state, batch, generator)` is one step (per the official StyleGAN2-ADA/StyleGAN-V phases):
+One step, `train_step(state, batch, generator)` (the official StyleGAN2-ADA/StyleGAN-V phases):
   Gmain  G <- softplus(-D(aug(G(z, t_fake))))
   Dmain  D <- softplus(D(aug(G(z', t_fake)))) + softplus(-D(aug(x_real)))
   Dreg   D <- γ/2 · mean_frames ||∇_x D(aug(x_real))||² · r1_interval      (every r1_interval steps)
   EMA    G_ema <- lerp(G, G_ema, β)
-  ADA    p <- p ± ... toward E[sign D(real)] = target                       (every ada_interval steps)
+  ADA    p <- p ± ... toward E[sign D(real)] = target                 (every augment.interval steps)
 
 Everything random in a step is drawn from generators seeded by (seed, step, rank), so a run that is
 stopped and resumed continues exactly as the uninterrupted run would. `TrainingState` holds what a
@@ -102,8 +102,8 @@ class TrainingState:
     built from.
 
     `state_dict()` is what a checkpoint stores next to the config and `load_state_dict()` restores
-    it, so saving and resuming mirror one structure. The losses call `G_fwd` / `D_fwd` (compiled when
-    `cfg.train.compile`); R1 uses the eager `D`, since compiled graphs have no double backward.
+    it, so saving and resuming mirror one structure. The losses call `G_fwd` / `D_fwd` (compiled
+    when `cfg.train.compile`); R1 uses the eager `D`, since compiled graphs have no double backward.
     """
 
     cfg: Config

@@ -1,4 +1,4 @@
-"""Video-consistent ADA: identity at p=0, per-clip consistency, each op's effect, gradients, controller."""
+"""Video-consistent ADA: identity at p=0, per-clip consistency, each op, gradients, controller."""
 
 import math
 
@@ -222,8 +222,9 @@ def test_r1_double_backward_through_augment():
 @pytest.mark.parametrize("mode", ["bilinear", "nearest"])
 @pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
 def test_grid_sample2_matches_grid_sample_to_second_order(mode, device):
-    # Reference: grid_sample with a fixed grid is a matrix S (columns = samples of the unit images), and
-    # y = S x as a matmul is differentiable to any order on any device, unlike CUDA's native grid_sample.
+    # Reference: grid_sample with a fixed grid is a matrix S (columns = samples of the unit images),
+    # and y = S x as a matmul is differentiable to any order on any device, unlike CUDA's native
+    # grid_sample.
     torch.manual_seed(0)
     N, C, H, W = 2, 3, 8, 8
     x = torch.randn(N, C, H, W, dtype=torch.float64)
@@ -267,7 +268,7 @@ def test_ada_controller_moves_p_and_roundtrips():
     ctl = AdaController(pipe, 64, AugmentConfig(target=0.6, interval=4, kimg=100))
     step = 64 * 4 / 100_000
     real_confident = torch.full((64,), 2.0)  # sign mean 1 > 0.6: D overfits -> p up
-    for i in range(3):
+    for _ in range(3):
         ctl.update(real_confident)
         assert float(pipe.p) == 0  # only every `interval` steps
     ctl.update(real_confident)

@@ -1,4 +1,4 @@
-"""One configuration path: dotted overrides (strings and values), presets, auto values, migration."""
+"""One configuration path: dotted overrides (strings, values), presets, auto values, migration."""
 
 import argparse
 import re
@@ -21,7 +21,6 @@ from svlib.config import (
     resolve_auto,
 )
 from svlib.losses import auto_r1_gamma
-
 
 
 def test_string_overrides_are_parsed_by_field_type():
@@ -81,7 +80,9 @@ def test_bad_values_name_the_field_type_and_value(override, message):
 
 
 def test_unknown_names_suggest_close_matches():
-    with pytest.raises(ValueError, match=r"unknown config field 'train.lr_gg'; did you mean train.lr_g"):
+    with pytest.raises(
+        ValueError, match=r"unknown config field 'train.lr_gg'; did you mean train.lr_g"
+    ):
         apply_overrides(get_preset("cpu"), ["train.lr_gg=1"])
     with pytest.raises(ValueError, match="'G.motion.min_perod'.*G.motion.min_period"):
         apply_overrides(get_preset("cpu"), {"G.motion.min_perod": 1.0})
@@ -141,7 +142,10 @@ def test_resolve_auto_matches_the_heuristics():
     r = resolve_auto(get_preset("paper1024"))
     assert r.train.r1_gamma == auto_r1_gamma(1024, 16) and r.train.ema_kimg == 16 * 10 / 32
     explicit = get_preset("cpu", {"train.r1_gamma": 1.0, "train.ema_kimg": 3.0})
-    assert resolve_auto(explicit).train.r1_gamma == 1.0 and resolve_auto(explicit).train.ema_kimg == 3.0
+    assert (
+        resolve_auto(explicit).train.r1_gamma == 1.0
+        and resolve_auto(explicit).train.ema_kimg == 3.0
+    )
 
 
 def test_config_diff_names_every_field():

@@ -1,4 +1,4 @@
-"""The training loop end to end on tiny synthetic data: losses, files, resume, DDP over gloo, bad input."""
+"""The training loop end to end on tiny synthetic data: losses, files, resume, DDP, bad input."""
 
 import json
 import os
@@ -202,9 +202,11 @@ DDP_SCRIPT = textwrap.dedent("""
     import svlib
     from svlib.training import train
     import torch.distributed as dist
-    res = train(svlib.get_preset("tiny"), DATA, {out!r}, steps=3, progress=False, sample_frames=4, num_preview=2)
+    cfg = svlib.get_preset("tiny")
+    res = train(cfg, DATA, {out!r}, steps=3, progress=False, sample_frames=4, num_preview=2)
     rank = dist.get_rank()
-    torch.save({{k: v for k, v in res["G_ema"].state_dict().items()}}, {out!r} + f"/G_ema_rank{{rank}}.pt")
+    G_ema = {{k: v for k, v in res["G_ema"].state_dict().items()}}
+    torch.save(G_ema, {out!r} + f"/G_ema_rank{{rank}}.pt")
 """)
 
 
@@ -259,9 +261,16 @@ def test_export_generator_is_small_and_loads(tmp_path):
 
 
 def test_training_tracks_w_avg(tmp_path):
-    """Truncation needs the running mean of w: training must update it (G and, through the EMA copy, G_ema)."""
+    """Truncation needs the running mean of w: training must update it (G and, through the EMA
+    copy, G_ema)."""
     res = train(
-        svlib.get_preset("tiny"), DATA, tmp_path, steps=2, progress=False, sample_frames=4, num_preview=2
+        svlib.get_preset("tiny"),
+        DATA,
+        tmp_path,
+        steps=2,
+        progress=False,
+        sample_frames=4,
+        num_preview=2,
     )
     assert res["G_ema"].w_avg.abs().sum() > 0
 

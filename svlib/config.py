@@ -2,7 +2,8 @@
 
 Defaults reproduce the paper's 256² configuration (Skorokhodov et al., CVPR 2022, the official
 `auto` config). Every departure is a named option with a comment; that comment is also the
-option's help on the command line. Modules receive only their own sub-config, never the whole `Config`.
+option's help on the command line. Modules receive only their own sub-config, never the whole
+`Config`.
 
 Any field can be set by its dotted name, from Python or from the command line, with one function:
 

@@ -1,4 +1,7 @@
-"""Command line: `python -m svlib {train,generate,metrics,prepare,export,presets} ...` (also installed as `svlib`)."""
+"""Command line: `python -m svlib {train,generate,metrics,prepare,export,config,presets} ...`.
+
+Also installed as `svlib`. Every config field can be set with `--set FIELD=VALUE`.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +10,21 @@ import json
 import os
 import sys
 
+from .config import add_config_arguments, config_from_arguments, resolve_auto
+
 
 def _add_train(sub):
     p = sub.add_parser("train", help="train StyleGAN-V (torchrun-compatible)")
-    p.add_argument("--preset", default="cpu", help="paper256 | paper1024 | colab | cpu")
     p.add_argument(
         "--data",
         required=True,
-        help="frame-folder dataset, .zip, folder of videos, or synthetic:NAME (shapes, periodic, sky, digits)",
+        help="frame-folder dataset, .zip, folder of videos, or synthetic:NAME "
+        "(shapes, periodic, sky, digits)",
     )
     p.add_argument("--out", required=True, help="run folder (checkpoints, log.jsonl, samples/)")
-    p.add_argument("--resolution", type=int, help="override the preset's resolution")
-    p.add_argument("--num-frames", type=int, help="frames per training clip F (paper: 3)")
-    p.add_argument("--batch", type=int, help="videos per step over all processes")
     p.add_argument(
         "--steps", type=int, help="stop after this many steps (default: the preset's total_kimg)"
     )
-    p.add_argument("--kimg", type=float, help="training length in thousands of frames shown to D")
     p.add_argument(
         "--minutes", type=float, help="stop after this much wall time (writes a checkpoint)"
     )
@@ -34,63 +35,32 @@ def _add_train(sub):
         default=False,
         help="continue from the newest checkpoint in --out, or from the given checkpoint file",
     )
-    p.add_argument("--gamma", type=float, help="R1 weight γ (default: 0.0002·res²/batch)")
-    p.add_argument("--lr", type=float, help="learning rate of G and D")
-    p.add_argument("--augment", choices=["ada", "fixed", "none"], help="augmentation mode")
-    p.add_argument(
-        "--augment-disable",
-        help="comma-separated ADA ops to leave out, e.g. rotate90 (small datasets)",
-    )
-    p.add_argument(
-        "--min-period",
-        type=float,
-        help="shortest motion period P_min = grid spacing δz (paper: 16; 256 for SkyTimelapse)",
-    )
-    p.add_argument("--no-mirror", action="store_true", help="disable dataset x-flips")
-    p.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"], help="mixed precision")
-    p.add_argument("--compile", action="store_true", help="torch.compile G and D")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--sample-every", type=int, help="steps between sample videos")
-    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
-    p.add_argument("--workers", type=int, help="data-loader workers per process")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: best available)")
+    add_config_arguments(p)
 
 
 def _cmd_train(a) -> int:
-    from .config import get_preset
     from .training import train
 
-    cfg = get_preset(a.preset, resolution=a.resolution, num_frames=a.num_frames)
-    t = cfg.train
-    for attr, val in (
-        ("batch_size", a.batch),
-        ("r1_gamma", a.gamma),
-        ("augment", a.augment),
-        ("amp", a.amp),
-        ("seed", a.seed),
-        ("sample_every", a.sample_every),
-        ("checkpoint_every", a.checkpoint_every),
-        ("num_workers", a.workers),
-        ("total_kimg", a.kimg),
-    ):
-        if val is not None:
-            setattr(t, attr, val)
-    if a.lr is not None:
-        t.lr_g = t.lr_d = a.lr
-    t.mirror = t.mirror and not a.no_mirror
-    if a.augment_disable:
-        t.augment_disable = tuple(x.strip() for x in a.augment_disable.split(",") if x.strip())
-    if a.min_period is not None:
-        if cfg.G.motion is None or not 0 < a.min_period <= cfg.G.motion.max_period:
-            raise ValueError(f"--min-period must be in (0, max_period={cfg.G.motion.max_period}]")
-        cfg.G.motion.min_period = a.min_period
-    t.compile = t.compile or a.compile
+    cfg = config_from_arguments(a)
     res = train(
         cfg, a.data, a.out, steps=a.steps, max_minutes=a.minutes, resume=a.resume, device=a.device
     )
     res.pop("G_ema", None)
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(res))
+    return 0
+
+
+def _add_config(sub):
+    p = sub.add_parser(
+        "config", help="print the resolved config a preset and options give, as JSON"
+    )
+    add_config_arguments(p)
+
+
+def _cmd_config(a) -> int:
+    print(json.dumps(resolve_auto(config_from_arguments(a)).to_dict(), indent=2))
     return 0
 
 
@@ -247,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_metrics(sub)
     _add_prepare(sub)
     _add_export(sub)
+    _add_config(sub)
     sub.add_parser("presets", help="list the named presets")
     a = ap.parse_args(argv)
     try:
@@ -256,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             "metrics": _cmd_metrics,
             "prepare": _cmd_prepare,
             "export": _cmd_export,
+            "config": _cmd_config,
             "presets": _cmd_presets,
         }[a.cmd](a)
     except (ValueError, FileNotFoundError) as e:

@@ -8,12 +8,13 @@ scale (log-normal), rotation (split into pre/post parts around the anisotropic s
 scale, fractional translation; brightness, contrast (log-normal), luma flip, hue rotation around
 the luma axis, saturation (log-normal).
 
-Geometric ops are one 3×3 matrix G per clip mapping *output* pixel coordinates to *input*
-coordinates (centred, in pixels). Clips whose G only moves whole pixels (flips, 90° rotations,
+Geometric ops are one 3×3 matrix `geom` per clip mapping *output* pixel coordinates to *input*
+coordinates (centred, in pixels). Clips whose `geom` only moves whole pixels (flips, 90° rotations,
 integer shifts) are fetched losslessly; the others are warped with 2× oversampling (lowpass
 upsample → bilinear `grid_sample` with reflection → lowpass downsample) to limit aliasing.
-R1 through the pipe needs the derivative of grid_sample's input-gradient; CUDA's grid_sampler backward
-has none, so `grid_sample2` below supplies it (the same code on every device, so CPU tests cover it).
+R1 through the pipe needs the derivative of grid_sample's input-gradient; CUDA's grid_sampler
+backward has none, so `grid_sample2` below supplies it (the same code on every device, so CPU tests
+cover it).
 Clips whose drawn transform is the identity, and the whole batch when p = 0, pass through untouched.
 """
 
@@ -24,6 +25,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .config import AUTO_ADA_KIMG, AugmentConfig
 
 GEOM_OPS = ("xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac")
 COLOR_OPS = ("brightness", "contrast", "lumaflip", "hue", "saturation")
@@ -47,7 +50,7 @@ class _GridSample(torch.autograd.Function):
 
 
 class _GridSampleT(torch.autograd.Function):
-    """gx = Sᵀ gy; also linear, and its own gradient is S again, so any order of derivative exists."""
+    """gx = Sᵀ gy; also linear, and its own gradient is S again: derivatives of any order exist."""
 
     @staticmethod
     def forward(ctx, gy, grid, x_meta, mode, padding_mode):
@@ -140,97 +143,54 @@ def _upsample2x(x, h):
     return x
 
 
-def _grid(G, H, W, up: int, margin: int):
+def _grid(geom, H, W, up: int, margin: int):
     """Sampling grid [n, H', W', 2] for output pixels of a (up×)-resolution raster with `margin`
-    extra pixels each side, mapped through G [n, 3, 3] (centred pixel units) to grid_sample coords."""
+    extra pixels each side, mapped through geom [n, 3, 3] (centred pixel units) to grid_sample
+    coordinates."""
 
     def axis(size):  # centred original-pixel coordinates of the output raster
-        j = torch.arange(-margin, up * size + margin, device=G.device, dtype=G.dtype)
+        j = torch.arange(-margin, up * size + margin, device=geom.device, dtype=geom.dtype)
         return (j + 0.5) / up - size / 2
 
     ys, xs = torch.meshgrid(axis(H), axis(W), indexing="ij")
     pts = torch.stack([xs, ys, torch.ones_like(xs)], -1).view(-1, 3)  # [P, 3]
-    src = torch.einsum("nij,pj->npi", G[:, :2, :], pts)  # [n, P, 2]
-    src = src * torch.tensor([2 / W, 2 / H], device=G.device, dtype=G.dtype)  # align_corners=False
-    return src.view(G.shape[0], ys.shape[0], ys.shape[1], 2)
+    src = torch.einsum("nij,pj->npi", geom[:, :2, :], pts)  # [n, P, 2]
+    src = src * torch.tensor(
+        [2 / W, 2 / H], device=geom.device, dtype=geom.dtype
+    )  # align_corners=False
+    return src.view(geom.shape[0], ys.shape[0], ys.shape[1], 2)
 
 
 class AugmentPipe(nn.Module):
-    """ADA pipe for clips x [B, F, C, H, W] (float, ~[-1, 1]). Strength 0 disables an op.
+    """ADA pipe for clips x [B, F, C, H, W] (float, ~[-1, 1]), built from an `AugmentConfig`.
 
-    `p` (buffer, 0-dim) is the per-op probability; set it directly or let `AdaController` tune it."""
+    `p` (buffer, 0-dim) is the per-op probability; set it directly or let `AdaController` tune
+    it."""
 
-    def __init__(
-        self,
-        xflip=1,
-        rotate90=1,
-        xint=1,
-        scale=1,
-        rotate=1,
-        aniso=1,
-        xfrac=1,
-        brightness=1,
-        contrast=1,
-        lumaflip=1,
-        hue=1,
-        saturation=1,
-        xint_max=0.125,
-        scale_std=0.2,
-        rotate_max=1,
-        aniso_std=0.2,
-        xfrac_std=0.125,
-        brightness_std=0.2,
-        contrast_std=0.5,
-        hue_max=1,
-        saturation_std=1,
-        p=0.0,
-    ):
+    def __init__(self, cfg: AugmentConfig | None = None):
         super().__init__()
-        self.strength = dict(
-            xflip=xflip,
-            rotate90=rotate90,
-            xint=xint,
-            scale=scale,
-            rotate=rotate,
-            aniso=aniso,
-            xfrac=xfrac,
-            brightness=brightness,
-            contrast=contrast,
-            lumaflip=lumaflip,
-            hue=hue,
-            saturation=saturation,
-        )
+        cfg = AugmentConfig() if cfg is None else cfg
+        if cfg.pipe not in PIPE_SPECS:
+            raise ValueError(f"augment pipe must be one of {sorted(PIPE_SPECS)}, got {cfg.pipe!r}")
+        bad = set(cfg.disable) - set(GEOM_OPS + COLOR_OPS)
+        if bad:
+            raise ValueError(f"augment disable: unknown ops {sorted(bad)}")
+        on = lambda op: op in PIPE_SPECS[cfg.pipe] and op not in cfg.disable
+        self.strength = {op: getattr(cfg, op) if on(op) else 0 for op in GEOM_OPS + COLOR_OPS}
         for k, v in self.strength.items():
             if not 0 <= float(v):
                 raise ValueError(f"AugmentPipe: strength {k}={v} must be >= 0")
-        self.xint_max, self.scale_std, self.rotate_max, self.aniso_std = (
-            xint_max,
-            scale_std,
-            rotate_max,
-            aniso_std,
-        )
-        self.xfrac_std, self.brightness_std, self.contrast_std = (
-            xfrac_std,
-            brightness_std,
-            contrast_std,
-        )
-        self.hue_max, self.saturation_std = hue_max, saturation_std
-        if not 0 <= p <= 1:
-            raise ValueError(f"AugmentPipe: p={p} must be in [0, 1]")
-        self.register_buffer("p", torch.tensor(float(p)))
+        self.cfg = cfg  # the ranges (xint_max, scale_std, ...) are read from it
+        if not 0 <= cfg.p <= 1:
+            raise ValueError(f"AugmentPipe: p={cfg.p} must be in [0, 1]")
+        self.register_buffer("p", torch.tensor(float(cfg.p)))
         self.register_buffer("lowpass", _lowpass(), persistent=False)
 
     @classmethod
-    def from_spec(cls, spec: str = "bgc", disable=(), **kwargs) -> AugmentPipe:
+    def from_spec(cls, spec: str = "bgc", disable=(), p: float = 0.0) -> AugmentPipe:
         """A named ADA pipe ('b', 'bg', 'bgc', 'c'), minus the ops in `disable` (e.g. ('rotate90',)
         for small datasets, where rotations can leak into the generator at high p)."""
-        if spec not in PIPE_SPECS:
-            raise ValueError(f"augment spec must be one of {sorted(PIPE_SPECS)}, got {spec!r}")
-        bad = set(disable) - set(GEOM_OPS + COLOR_OPS)
-        if bad:
-            raise ValueError(f"augment disable: unknown ops {sorted(bad)}")
-        on = {k: int(k in PIPE_SPECS[spec] and k not in disable) for k in GEOM_OPS + COLOR_OPS}
-        return cls(**{**on, **kwargs})
+        return cls(AugmentConfig(pipe=spec, disable=tuple(disable), p=p))
 
     def extra_repr(self) -> str:
         on = [k for k, v in self.strength.items() if v]
@@ -238,7 +198,7 @@ class AugmentPipe(nn.Module):
 
     # ------------------------------------------------------------------ parameter sampling
     def sample_params(self, B: int, H: int, W: int, generator=None, device=None):
-        """One geometric matrix G [B, 3, 3] and colour matrix Cm [B, 4, 4] per clip."""
+        """One geometric matrix `geom` [B, 3, 3] and colour matrix Cm [B, 4, 4] per clip."""
         dev = generator.device if generator is not None else (device or self.p.device)
         rand = lambda *s: torch.rand(s, generator=generator, device=dev)
         randn = lambda *s: torch.randn(s, generator=generator, device=dev)
@@ -252,36 +212,36 @@ class AugmentPipe(nn.Module):
                 keep.view(-1, *[1] * (value.ndim - 1)), value, torch.full_like(value, neutral)
             )
 
-        G = torch.eye(3, device=dev).repeat(B, 1, 1)
+        geom = torch.eye(3, device=dev).repeat(B, 1, 1)
         if st["xflip"]:
             i = gate("xflip", torch.floor(rand(B) * 2), 0)
-            G = G @ _scale2d(1 - 2 * i, torch.ones_like(i))
+            geom = geom @ _scale2d(1 - 2 * i, torch.ones_like(i))
         if st["rotate90"]:  # exact cos/sin so these stay whole-pixel moves
             i = gate("rotate90", torch.floor(rand(B) * 4), 0).long()
             cs = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]], device=dev)[i]
-            G = G @ _rotate2d(None, cs[:, 0], cs[:, 1])
+            geom = geom @ _rotate2d(None, cs[:, 0], cs[:, 1])
         if st["xint"]:
-            t = gate("xint", (rand(B, 2) * 2 - 1) * self.xint_max, 0)
-            G = G @ _translate2d(torch.round(t[:, 0] * W), torch.round(t[:, 1] * H))
+            t = gate("xint", (rand(B, 2) * 2 - 1) * self.cfg.xint_max, 0)
+            geom = geom @ _translate2d(torch.round(t[:, 0] * W), torch.round(t[:, 1] * H))
         if st["scale"]:
-            s = gate("scale", torch.exp2(randn(B) * self.scale_std), 1)
-            G = G @ _scale2d(s, s)
+            s = gate("scale", torch.exp2(randn(B) * self.cfg.scale_std), 1)
+            geom = geom @ _scale2d(s, s)
         # rotation is split around the anisotropic scale; P(pre or post) = strength·p
         p_rot = 1 - torch.sqrt((1 - st["rotate"] * p).clamp(0, 1))
         if st["rotate"]:
-            G = G @ _rotate2d(
-                -gate("rotate", (rand(B) * 2 - 1) * math.pi * self.rotate_max, 0, p_rot)
+            geom = geom @ _rotate2d(
+                -gate("rotate", (rand(B) * 2 - 1) * math.pi * self.cfg.rotate_max, 0, p_rot)
             )
         if st["aniso"]:
-            s = gate("aniso", torch.exp2(randn(B) * self.aniso_std), 1)
-            G = G @ _scale2d(s, 1 / s)
+            s = gate("aniso", torch.exp2(randn(B) * self.cfg.aniso_std), 1)
+            geom = geom @ _scale2d(s, 1 / s)
         if st["rotate"]:
-            G = G @ _rotate2d(
-                -gate("rotate", (rand(B) * 2 - 1) * math.pi * self.rotate_max, 0, p_rot)
+            geom = geom @ _rotate2d(
+                -gate("rotate", (rand(B) * 2 - 1) * math.pi * self.cfg.rotate_max, 0, p_rot)
             )
         if st["xfrac"]:
-            t = gate("xfrac", randn(B, 2) * self.xfrac_std, 0)
-            G = G @ _translate2d(t[:, 0] * W, t[:, 1] * H)
+            t = gate("xfrac", randn(B, 2) * self.cfg.xfrac_std, 0)
+            geom = geom @ _translate2d(t[:, 0] * W, t[:, 1] * H)
 
         I4 = torch.eye(4, device=dev)
         Cm = I4.repeat(B, 1, 1)
@@ -292,52 +252,54 @@ class AugmentPipe(nn.Module):
         E = torch.diag(torch.tensor([1.0, 1.0, 1.0, 0.0], device=dev))  # the RGB block of I4
         P = E - vv  # projector onto the chroma plane
         if st["brightness"]:
-            b = gate("brightness", randn(B) * self.brightness_std, 0)
+            b = gate("brightness", randn(B) * self.cfg.brightness_std, 0)
             T = I4.repeat(B, 1, 1)
             T[:, :3, 3] = b.view(B, 1)
             Cm = T @ Cm
         if st["contrast"]:
-            c = gate("contrast", torch.exp2(randn(B) * self.contrast_std), 1).view(B, 1, 1)
+            c = gate("contrast", torch.exp2(randn(B) * self.cfg.contrast_std), 1).view(B, 1, 1)
             Cm = (I4 + (c - 1) * E) @ Cm
         if st["lumaflip"]:  # Householder reflection of the luma component
             i = gate("lumaflip", torch.floor(rand(B) * 2), 0).view(B, 1, 1)
             Cm = (I4 - 2 * vv * i) @ Cm
         if st["hue"]:  # Rodrigues rotation of the chroma plane around the luma axis
-            th = gate("hue", (rand(B) * 2 - 1) * math.pi * self.hue_max, 0).view(B, 1, 1)
+            th = gate("hue", (rand(B) * 2 - 1) * math.pi * self.cfg.hue_max, 0).view(B, 1, 1)
             K = torch.zeros(4, 4, device=dev)  # cross-product matrix [v]x
             K[0, 1], K[0, 2], K[1, 2] = -v[2], v[1], -v[0]
             K = K - K.T
             Cm = (I4 - P + th.cos() * P + th.sin() * K) @ Cm
         if st["saturation"]:  # scale the chroma plane
-            s = gate("saturation", torch.exp2(randn(B) * self.saturation_std), 1).view(B, 1, 1)
+            s = gate("saturation", torch.exp2(randn(B) * self.cfg.saturation_std), 1).view(B, 1, 1)
             Cm = (I4 - P + s * P) @ Cm
-        return G, Cm
+        return geom, Cm
 
     # ------------------------------------------------------------------ application
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """x [B, F, C, H, W] -> augmented [B, F, C, H, W] (same dtype/device), differentiable in x."""
+        """x [B, F, C, H, W] -> augmented [B, F, C, H, W] (same dtype, device); differentiable."""
         if x.ndim != 5:
             raise ValueError(f"AugmentPipe: x must be [B, F, C, H, W], got shape {tuple(x.shape)}")
         if float(self.p) == 0:  # exact identity, and no random draws
             return x
         B, Fn, C, H, W = x.shape
-        G, Cm = self.sample_params(B, H, W, generator, x.device)
+        geom, Cm = self.sample_params(B, H, W, generator, x.device)
         wdt = torch.promote_types(
             x.dtype, torch.float32
         )  # fp32 math for half inputs; fp64 stays fp64
-        G, Cm = G.to(x.device, wdt), Cm.to(x.device, wdt)
+        geom, Cm = geom.to(x.device, wdt), Cm.to(x.device, wdt)
         with torch.autocast(x.device.type, enabled=False):
             y = x.to(wdt).reshape(B, Fn * C, H, W)  # frames stacked as channels: one warp per clip
             eye3 = torch.eye(3, device=x.device, dtype=wdt)
-            moved = (G - eye3).abs().flatten(1).amax(1) > 1e-6
-            whole = ((G[:, :2] - G[:, :2].round()).abs().flatten(1).amax(1) < 1e-6) & moved
+            moved = (geom - eye3).abs().flatten(1).amax(1) > 1e-6
+            whole = ((geom[:, :2] - geom[:, :2].round()).abs().flatten(1).amax(1) < 1e-6) & moved
             for sel, warp in (
                 (whole, self._warp_whole_pixels),
                 (moved & ~whole, self._warp_resampled),
             ):
                 idx = sel.nonzero()[:, 0]
                 if len(idx):
-                    y = y.index_copy(0, idx, warp(y.index_select(0, idx), G.index_select(0, idx)))
+                    y = y.index_copy(
+                        0, idx, warp(y.index_select(0, idx), geom.index_select(0, idx))
+                    )
             y = y.view(B, Fn, C, H * W)
             idx = (
                 (Cm[:, :3] - torch.eye(4, device=x.device, dtype=wdt)[:3]).abs().flatten(1).amax(1)
@@ -351,15 +313,15 @@ class AugmentPipe(nn.Module):
 
     @staticmethod
     def _warp_whole_pixels(
-        x, G
+        x, geom
     ):  # x [n, K, H, W]; flips/90° turns/integer shifts: a lossless fetch
-        grid = _grid(G, x.shape[2], x.shape[3], up=1, margin=0)
+        grid = _grid(geom, x.shape[2], x.shape[3], up=1, margin=0)
         return grid_sample2(x, grid, mode="nearest")
 
-    def _warp_resampled(self, x, G):  # x [n, K, H, W]; 2× oversampled bilinear warp
+    def _warp_resampled(self, x, geom):  # x [n, K, H, W]; 2× oversampled bilinear warp
         h = self.lowpass.to(x.device, x.dtype)
         m = h.numel() // 2 - 1  # margin the downsampling filter reads beyond the output raster
-        grid = _grid(G, x.shape[2], x.shape[3], up=2, margin=m)
+        grid = _grid(geom, x.shape[2], x.shape[3], up=2, margin=m)
         y = grid_sample2(_upsample2x(x, h), grid, mode="bilinear")
         return _fir(_fir(y, h, -1, stride=2), h, -2, stride=2)
 
@@ -377,30 +339,21 @@ class AugmentPipe(nn.Module):
 
 
 class AdaController:
-    """Adaptive p (ADA): every `interval` steps, p += sign(E[sign D(real)] − target) · B·interval / (kimg·1000).
+    """Adaptive p (ADA): every `interval` steps, p += sign(E[sign D(real)] − target) · B·interval /
+    (kimg·1000), with target, interval and kimg from an `AugmentConfig` (kimg None: 100).
 
     Call `update(logits_real)` once per D step; `batch_size` counts videos over all processes."""
 
-    def __init__(
-        self,
-        pipe: AugmentPipe,
-        batch_size: int,
-        target: float = 0.6,
-        interval: int = 4,
-        kimg: float = 100.0,
-    ):
-        if batch_size <= 0 or interval <= 0 or kimg <= 0:
+    def __init__(self, pipe: AugmentPipe, batch_size: int, cfg: AugmentConfig | None = None):
+        cfg = AugmentConfig() if cfg is None else cfg
+        kimg = AUTO_ADA_KIMG if cfg.kimg is None else cfg.kimg
+        if batch_size <= 0 or cfg.interval <= 0 or kimg <= 0:
             raise ValueError("AdaController: batch_size, interval and kimg must be positive")
-        self.pipe, self.batch_size, self.target, self.interval, self.kimg = (
-            pipe,
-            batch_size,
-            target,
-            interval,
-            kimg,
-        )
+        self.pipe, self.batch_size = pipe, batch_size
+        self.target, self.interval, self.kimg = cfg.target, cfg.interval, kimg
         self.stats = torch.zeros(
             2, device=pipe.p.device
-        )  # [sum of signs, count] since the last adjustment
+        )  # [sum of signs, count] since last adjustment
         self.steps = 0
         self.last_rt = torch.full(
             [], float("nan"), device=pipe.p.device

@@ -1,4 +1,4 @@
-"""Checkpoints are data: state_dicts + the config + a format version, loadable with weights_only=True.
+"""Checkpoints are data: state_dicts + the config + a format version, loadable weights_only.
 
 Written atomically (temporary file in the same folder, fsync, rename), so a run killed mid-write
 leaves the previous checkpoint intact.
@@ -16,8 +16,12 @@ from typing import Any
 
 import torch
 
+from .config import Config, migrate_config_dict
+
 FORMAT = "svlib-checkpoint"
-FORMAT_VERSION = 1
+# 2: ADA settings nested in train.augment, `auto` values stored resolved. Older versions are
+# upgraded on load by `upgrade_checkpoint`.
+FORMAT_VERSION = 2
 _SNAPSHOT = re.compile(r"checkpoint-(\d+)\.pt$")
 
 
@@ -47,7 +51,9 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
 def load_checkpoint(
     path: str | os.PathLike, map_location: str | torch.device = "cpu"
 ) -> dict[str, Any]:
-    """Load and validate an svlib checkpoint. Raises `CheckpointError` naming the file when it is unusable."""
+    """Load and validate an svlib checkpoint, upgraded to the current format version.
+
+    Raises `CheckpointError` naming the file when it is unusable."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -68,6 +74,18 @@ def load_checkpoint(
     for key in ("config", "G_ema"):
         if key not in data:
             raise CheckpointError(f"{path} lacks the '{key}' entry")
+    return upgrade_checkpoint(data)
+
+
+def upgrade_checkpoint(data: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint dict of any older format version in the current one.
+
+    Only the config changed between versions (the weights, optimisers and counters are stored as
+    they always were): `migrate_config_dict` moves it to the current layout and resolves its
+    `auto` values."""
+    if data.get("format_version", 0) < FORMAT_VERSION:
+        data = {**data, "config": migrate_config_dict(data["config"])}
+        data["format_version"] = FORMAT_VERSION
     return data
 
 
@@ -81,12 +99,13 @@ def list_snapshots(run_dir: str | os.PathLike) -> list[Path]:
 def latest_checkpoint(
     run_dir: str | os.PathLike, map_location="cpu"
 ) -> tuple[Path, dict[str, Any]] | None:
-    """The newest readable snapshot of a run; unreadable newer ones are skipped with a warning naming them."""
+    """The newest readable snapshot of a run; unreadable newer ones are skipped with a warning
+    naming them."""
     for path in reversed(list_snapshots(run_dir)):
         try:
             return path, load_checkpoint(path, map_location)
         except CheckpointError as e:
-            warnings.warn(f"skipping unusable checkpoint: {e}")
+            warnings.warn(f"skipping unusable checkpoint: {e}", stacklevel=2)
     return None
 
 
@@ -101,7 +120,6 @@ def load_generator(
     path: str | os.PathLike, device: str | torch.device | None = None, ema: bool = True
 ):
     """Build the generator stored in a checkpoint (the EMA weights by default), in eval mode."""
-    from .config import Config
     from .generator import Generator
 
     data = load_checkpoint(path)
@@ -115,8 +133,8 @@ def load_generator(
 
 
 def export_generator(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
-    """A small, inference-only copy of a training checkpoint: the config, G_ema and the training state
-    (no D, no optimisers). It loads with `load_generator` like any checkpoint."""
+    """A small, inference-only copy of a training checkpoint: the config, G_ema and the training
+    state (no D, no optimisers). It loads with `load_generator` like any checkpoint."""
     data = load_checkpoint(src)
     keep = {k: data[k] for k in ("config", "G_ema", "state") if k in data}
     keep["G_ema"] = {

@@ -2,8 +2,8 @@
 rescaling, and the EMA of G (design spec §3).
 
 D is any callable D(x [B, F, C, H, W], t [B, F], c) -> logits ([B] for the holistic video D,
-[B, F] for the per-frame image D). `augment` (an `AugmentPipe` or None) is applied to reals and fakes
-alike; G receives gradients through it.
+[B, F] for the per-frame image D). `augment` (an `AugmentPipe` or None) is applied to reals and
+fakes alike; G receives gradients through it.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def d_loss(
 
 
 def r1_penalty(D, real: torch.Tensor, t: torch.Tensor, c=None, augment=None) -> torch.Tensor:
-    """Per-video R1 [B]: ‖∇_x D(aug(x))‖² summed over C, H, W of each frame, averaged over the F frames.
+    """Per-video R1 [B]: ‖∇_x D(aug(x))‖² summed over C, H, W of each frame, averaged over frames.
 
     The gradient is taken w.r.t. the reals *before* augmentation (as the official code), with
     create_graph so the penalty trains D. The caller scales by γ/2 and the lazy interval."""
@@ -62,6 +62,13 @@ def auto_r1_gamma(resolution: int, batch_size: int) -> float:
     return 0.0002 * resolution**2 / batch_size
 
 
+def auto_ema_kimg(batch_size: int) -> float:
+    """The `auto` EMA half-life batch · 10 / 32 thousand videos (20 at batch 64: ~312 steps)."""
+    if batch_size <= 0:
+        raise ValueError("auto_ema_kimg: batch_size must be positive")
+    return batch_size * 10 / 32
+
+
 def lazy_adam_params(lr: float, betas: tuple[float, float], interval: int | None):
     """Adam (lr, betas) rescaled for lazy regularisation every `interval` steps (StyleGAN2):
     c = interval / (interval + 1); lr·c, (β1^c, β2^c). interval None/0 -> unchanged."""
@@ -74,9 +81,10 @@ def lazy_adam_params(lr: float, betas: tuple[float, float], interval: int | None
 def ema_beta(
     batch_size: int, ema_kimg: float, ema_rampup: float | None = None, cur_nimg: int = 0
 ) -> float:
-    """Per-step EMA decay with a half-life of `ema_kimg` thousand videos: 0.5 ** (B / (ema_kimg·1000)).
+    """Per-step EMA decay, half-life `ema_kimg` thousand videos: 0.5 ** (B / (ema_kimg·1000)).
 
-    With `ema_rampup`, the half-life is capped at cur_nimg · ema_rampup (off for fresh runs in StyleGAN-V)."""
+    With `ema_rampup`, the half-life is capped at cur_nimg · ema_rampup (off for fresh runs in
+    StyleGAN-V)."""
     ema_nimg = ema_kimg * 1000
     if ema_rampup is not None:
         ema_nimg = min(ema_nimg, cur_nimg * ema_rampup)

@@ -1,14 +1,15 @@
 """The StyleGAN-V training loop: sparse clips, holistic D, lazy R1, video-consistent ADA, EMA of G.
 
-One step (per the official StyleGAN2-ADA/StyleGAN-V phases):
+One step, `train_step(state, batch, generator)` (the official StyleGAN2-ADA/StyleGAN-V phases):
   Gmain  G <- softplus(-D(aug(G(z, t_fake))))
   Dmain  D <- softplus(D(aug(G(z', t_fake)))) + softplus(-D(aug(x_real)))
   Dreg   D <- γ/2 · mean_frames ||∇_x D(aug(x_real))||² · r1_interval      (every r1_interval steps)
   EMA    G_ema <- lerp(G, G_ema, β)
-  ADA    p <- p ± ... toward E[sign D(real)] = target                       (every ada_interval steps)
+  ADA    p <- p ± ... toward E[sign D(real)] = target                 (every augment.interval steps)
 
 Everything random in a step is drawn from generators seeded by (seed, step, rank), so a run that is
-stopped and resumed continues exactly as the uninterrupted run would.
+stopped and resumed continues exactly as the uninterrupted run would. `TrainingState` holds what a
+step changes; `train()` is the loop around it (data, logging, previews, checkpoints, resume).
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ from tqdm.auto import tqdm
 from . import dist as sdist
 from .augment import AdaController, AugmentPipe
 from .checkpoint import latest_checkpoint, load_checkpoint, prune_snapshots, save_checkpoint
-from .config import Config
+from .config import RESUMABLE_FIELDS, Config, config_diff, resolve_auto
 from .datasets import ClipDataset, VideoDataset, open_dataset
+from .discriminator import Discriminator
+from .generator import Generator
 from .losses import (
-    auto_r1_gamma,
     d_loss,
     ema_beta,
     ema_update,
@@ -44,7 +46,7 @@ from .losses import (
 )
 from .models import build_models
 from .sampling import sample_fake_times
-from .utils import amp_dtype, autocast
+from .utils import amp_dtype, autocast, check_shape
 
 # ----------------------------------------------------------------------------------------------
 # Data: one deterministic batch per (step, rank)
@@ -90,16 +92,86 @@ def _loader(ds: StepBatches, start_step: int, num_workers: int):
 
 
 # ----------------------------------------------------------------------------------------------
+# The training state and one step
 
 
-@dataclass
-class TrainState:
+@dataclass(eq=False)
+class TrainingState:
+    """Everything a run changes as it trains: G, D, G_ema, both optimisers, the augmentation
+    probability with its ADA controller, and the counters; `cfg` is the resolved config it was
+    built from.
+
+    `state_dict()` is what a checkpoint stores next to the config and `load_state_dict()` restores
+    it, so saving and resuming mirror one structure. The losses call `G_fwd` / `D_fwd` (compiled
+    when `cfg.train.compile`); R1 uses the eager `D`, since compiled graphs have no double backward.
+    """
+
+    cfg: Config
+    G: Generator
+    D: Discriminator
+    G_ema: Generator
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+    augment: AugmentPipe | None  # None when cfg.train.augment.mode is "none"
+    ada: AdaController | None  # None unless the mode is "ada"
+    G_fwd: torch.nn.Module
+    D_fwd: torch.nn.Module
     step: int = 0
     cur_nimg: int = 0  # frames shown to D (the official `kimg` counts frames)
     wall_time: float = 0.0  # seconds of training, summed over resumes
 
+    @classmethod
+    def create(cls, cfg: Config, device: str | torch.device = "cpu") -> TrainingState:
+        """A fresh state: networks initialised from `cfg.train.seed`, Adam rescaled for the lazy
+        regularisation intervals, the augmentation pipe at its initial p. `auto` values of `cfg`
+        are resolved first."""
+        cfg = resolve_auto(cfg)
+        tc, aug = cfg.train, cfg.train.augment
+        torch.manual_seed(tc.seed)
+        G, D = build_models(cfg)
+        G, D = G.to(device).train(), D.to(device).train()
+        G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+        lr_g, betas_g = lazy_adam_params(tc.lr_g, tc.betas, tc.g_reg_interval)
+        lr_d, betas_d = lazy_adam_params(tc.lr_d, tc.betas, tc.r1_interval)
+        opt_G = torch.optim.Adam(G.parameters(), lr=lr_g, betas=betas_g, eps=tc.eps)
+        opt_D = torch.optim.Adam(D.parameters(), lr=lr_d, betas=betas_d, eps=tc.eps)
+        augment = AugmentPipe(aug).to(device) if aug.mode != "none" else None
+        ada = AdaController(augment, tc.batch_size, aug) if aug.mode == "ada" else None
+        G_fwd, D_fwd = (torch.compile(G), torch.compile(D)) if tc.compile else (G, D)
+        return cls(cfg, G, D, G_ema, opt_G, opt_D, augment, ada, G_fwd, D_fwd)
 
-def _step_generator(seed: int, step: int, rank: int, device) -> torch.Generator:
+    @property
+    def device(self) -> torch.device:
+        return next(self.G.parameters()).device
+
+    def state_dict(self) -> dict[str, Any]:
+        sd = {name: getattr(self, name).state_dict() for name in _MODULES}
+        sd["state"] = {"step": self.step, "cur_nimg": self.cur_nimg, "wall_time": self.wall_time}
+        if self.augment is not None:
+            sd["augment_p"] = self.augment.p.detach().cpu()
+        if self.ada is not None:
+            sd["ada"] = self.ada.state_dict()
+        return sd
+
+    def load_state_dict(self, sd: dict[str, Any]) -> None:
+        for name in _MODULES:
+            # Optimisers keep the tensors they are given: a copy, so that `sd` may be another live
+            # state's `state_dict()` without the two sharing Adam moments.
+            getattr(self, name).load_state_dict(copy.deepcopy(sd[name]))
+        if self.augment is not None:
+            self.augment.p.copy_(sd["augment_p"])
+        if self.ada is not None:
+            self.ada.load_state_dict(sd["ada"])
+        self.step, self.cur_nimg, self.wall_time = (
+            sd["state"][k] for k in ("step", "cur_nimg", "wall_time")
+        )
+
+
+_MODULES = ("G", "D", "G_ema", "opt_G", "opt_D")  # the parts of a state that have a state_dict
+
+
+def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
+    """The random stream of one training step: a pure function of (seed, step, rank)."""
     g = torch.Generator(device="cpu")
     g.manual_seed(int(np.random.default_rng([seed, step, rank, 2]).integers(2**62)))
     return g
@@ -109,6 +181,105 @@ def _nan_to_num_grads(module: torch.nn.Module) -> None:
     for p in module.parameters():
         if p.grad is not None:
             torch.nan_to_num(p.grad, nan=0, posinf=1e5, neginf=-1e5, out=p.grad)
+
+
+def _adam_step(opt, module: torch.nn.Module, loss: torch.Tensor, world_size: int) -> None:
+    """Backward, average the gradients over processes, drop non-finite entries, step."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    sdist.all_reduce_grads(module.parameters(), world_size)
+    _nan_to_num_grads(module)
+    opt.step()
+
+
+def _g_main(state: TrainingState, z, motion_z, t_fake, dtype, world_size) -> torch.Tensor:
+    """Gmain: G <- softplus(-D(aug(G(z, t_fake)))), with D frozen."""
+    dev = state.device
+    state.D.requires_grad_(False)
+    with autocast(dev, dtype):
+        fake = state.G_fwd(z, t_fake, motion_z=motion_z, update_w_avg=True)  # [b, F, 3, H, W]
+        loss = g_loss(state.D_fwd, fake, t_fake, augment=state.augment)
+    sdist.all_reduce_buffers(state.G, world_size)  # w_avg was updated from this rank's batch only
+    _adam_step(state.opt_G, state.G, loss, world_size)
+    state.D.requires_grad_(True)
+    return loss
+
+
+def _d_main(state: TrainingState, real, t_real, z, motion_z, t_fake, dtype, world_size):
+    """Dmain: D <- softplus(D(aug(G(z', t_fake)))) + softplus(-D(aug(x_real)))."""
+    dev = state.device
+    with torch.no_grad(), autocast(dev, dtype):
+        fake = state.G_fwd(z, t_fake, motion_z=motion_z)  # [b, F, 3, H, W]
+    with autocast(dev, dtype):
+        loss, logits_real = d_loss(
+            state.D_fwd, real, fake.float(), t_real, t_fake, augment=state.augment
+        )
+    _adam_step(state.opt_D, state.D, loss, world_size)
+    return loss, logits_real
+
+
+def _d_reg(state: TrainingState, real, t_real, world_size) -> torch.Tensor:
+    """Dreg: lazy R1 with gain r1_interval (eager D, full precision: the double backward is
+    sensitive)."""
+    tc = state.cfg.train
+    r1 = r1_penalty(state.D, real, t_real, augment=state.augment).mean()
+    _adam_step(state.opt_D, state.D, r1 * (tc.r1_gamma / 2) * tc.r1_interval, world_size)
+    return r1
+
+
+def train_step(
+    state: TrainingState,
+    batch: dict[str, torch.Tensor],
+    generator: torch.Generator,
+    *,
+    dtype: torch.dtype | None = None,
+    world_size: int = 1,
+) -> dict[str, float]:
+    """One full training step: Gmain, Dmain, lazy R1 (every r1_interval steps), the EMA of G and the
+    ADA update of p. Advances `state.step` and `state.cur_nimg`.
+
+    batch:      this process's real clips and fake times, as `StepBatches` yields them:
+                frames [b, F, 3, H, W] uint8, t [b, F], t_fake [b, F] (moved to the state's device).
+    generator:  the step's random stream (`step_generator(seed, step, rank)`): it seeds the
+                augmentation and draws z and the motion noise.
+    dtype:      autocast dtype of the G and D passes (None: full precision; R1 always is).
+    world_size: processes training together; gradients, w_avg and the ADA statistics are averaged
+                over them (nothing is communicated when 1). The global batch is b · world_size.
+    Returns loss_G, loss_D, D_real (mean real logit) and, on R1 steps, r1.
+    """
+    cfg, dev = state.cfg, state.device
+    C, R = cfg.G.img_channels, cfg.G.resolution
+    check_shape(batch["frames"], ["b", "F", C, R, R], "batch['frames']")
+    real = batch["frames"].to(dev, non_blocking=True).float() / 127.5 - 1  # [b, F, 3, H, W]
+    t_real, t_fake = batch["t"].to(dev), batch["t_fake"].to(dev)  # [b, F]
+    check_shape(t_real, real.shape[:2], "batch['t']")
+    check_shape(t_fake, real.shape[:2], "batch['t_fake']")
+    b, num_frames = real.shape[:2]
+    torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))  # augmentation draws
+    z = torch.randn(2, b, cfg.G.z_dim, generator=generator).to(dev)  # [2, b, z_dim]
+    mz = [
+        state.G.sample_motion_z(b, float(t_fake.max()), generator=generator).to(dev)
+        if cfg.G.motion
+        else None
+        for _ in range(2)
+    ]
+    loss_g = _g_main(state, z[0], mz[0], t_fake, dtype, world_size)
+    loss_d, logits_real = _d_main(state, real, t_real, z[1], mz[1], t_fake, dtype, world_size)
+    tc = cfg.train
+    lazy_r1 = tc.r1_interval > 0 and tc.r1_gamma > 0 and state.step % tc.r1_interval == 0
+    r1 = _d_reg(state, real, t_real, world_size) if lazy_r1 else None
+
+    videos = b * world_size
+    ema_update(state.G_ema, state.G, ema_beta(videos, tc.ema_kimg, tc.ema_rampup, state.cur_nimg))
+    if state.ada is not None:
+        state.ada.update(logits_real)  # all-reduces its statistics over ranks
+    state.step += 1
+    state.cur_nimg += videos * num_frames
+    stats = {"loss_G": loss_g.item(), "loss_D": loss_d.item()}
+    stats["D_real"] = logits_real.float().mean().item()
+    if r1 is not None:
+        stats["r1"] = r1.item()
+    return stats
 
 
 @torch.no_grad()
@@ -136,98 +307,39 @@ def train(
     num_preview: int = 9,
     callback: Callable[[int, dict], None] | None = None,
 ) -> dict[str, Any]:
-    """Train StyleGAN-V. Returns the last logged statistics.
+    """Train StyleGAN-V: `train_step` in a loop, with logging, previews and checkpoints.
+    Returns the last logged statistics.
 
-    cfg:         the full configuration (`svlib.get_preset(...)`).
-    data:        a dataset spec (folder, .zip, folder of videos, "synthetic:NAME?...") or a `VideoDataset`.
-    out_dir:     run folder: `log.jsonl`, `config.json`, `checkpoint-<step>.pt`, `samples/step-<step>.mp4`.
+    cfg:         the full configuration (`svlib.get_preset(...)`); its `auto` values are resolved
+                 once here, and the resolved config is what config.json and checkpoints store.
+    data:        a dataset spec (folder, .zip, folder of videos, "synthetic:NAME?...") or a
+                 `VideoDataset`.
+    out_dir:     run folder: `log.jsonl`, `config.json`, `checkpoint-<step>.pt`,
+                 `samples/step-<step>.mp4`.
     steps:       stop after this many steps (default: `cfg.train.total_kimg` thousand frames).
     max_minutes: also stop after this much wall time (a checkpoint is written on stop).
     resume:      True = continue from the newest readable checkpoint in `out_dir` (if any);
-                 a path = continue from that checkpoint.
-    callback:    called as `callback(step, stats)` at every log line (e.g. a live plot in a notebook).
+                 a path = continue from that checkpoint. The config must match the checkpoint's
+                 except for `RESUMABLE_FIELDS` (length, intervals, workers, compile).
+    callback:    called as `callback(step, stats)` at every log line (e.g. a live plot).
     """
     info = sdist.init_distributed(device)
-    dev, tc = info.device, cfg.train
-    out = Path(out_dir)
+    dev, cfg = info.device, resolve_auto(cfg)
+    tc, out = cfg.train, Path(out_dir)
     if tc.batch_size % info.world_size:
         raise ValueError(
-            f"batch_size {tc.batch_size} is not divisible by the number of processes {info.world_size}"
+            f"batch_size {tc.batch_size} is not divisible by the number of processes "
+            f"{info.world_size}"
         )
     batch = tc.batch_size // info.world_size
-    videos = (
-        open_dataset(data, resolution=cfg.G.resolution)
-        if isinstance(data, (str, os.PathLike))
-        else data
-    )
-    if videos.resolution != cfg.G.resolution:
-        raise ValueError(
-            f"dataset {videos.name!r} has resolution {videos.resolution}, the config expects "
-            f"{cfg.G.resolution}"
-        )
-
-    # --- models, optimisers, augmentation --------------------------------------------------------
-    torch.manual_seed(tc.seed)
-    G, D = build_models(cfg)
-    G, D = G.to(dev).train(), D.to(dev).train()
-    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    lr_g, betas_g = lazy_adam_params(tc.lr_g, tc.betas, tc.g_reg_interval)
-    lr_d, betas_d = lazy_adam_params(tc.lr_d, tc.betas, tc.r1_interval)
-    opt_G = torch.optim.Adam(G.parameters(), lr=lr_g, betas=betas_g, eps=tc.eps)
-    opt_D = torch.optim.Adam(D.parameters(), lr=lr_d, betas=betas_d, eps=tc.eps)
-    augment = (
-        AugmentPipe.from_spec(tc.augment_pipe, disable=tc.augment_disable, p=tc.augment_p).to(dev)
-        if tc.augment != "none"
-        else None
-    )
-    ada = (
-        AdaController(
-            augment,
-            batch_size=tc.batch_size,
-            target=tc.ada_target,
-            interval=tc.ada_interval,
-            kimg=tc.ada_kimg,
-        )
-        if tc.augment == "ada"
-        else None
-    )
-    gamma = (
-        tc.r1_gamma if tc.r1_gamma is not None else auto_r1_gamma(cfg.D.resolution, tc.batch_size)
-    )
-    ema_kimg = tc.ema_kimg if tc.ema_kimg is not None else tc.batch_size * 10 / 32
-    state = TrainState()
-
-    # --- resume ---------------------------------------------------------------------------------
-    ckpt = None
-    if isinstance(resume, (str, os.PathLike)) and not isinstance(resume, bool):
-        ckpt = load_checkpoint(resume, map_location=dev)
-    elif resume:
-        found = latest_checkpoint(out, map_location=dev)
-        ckpt = found[1] if found else None
-    if ckpt is not None:
-        if Config.from_dict(ckpt["config"]).to_dict()["G"] != cfg.to_dict()["G"]:
-            raise ValueError(
-                "the checkpoint's generator config differs from the requested one; "
-                "resume with the same preset/options"
-            )
-        G.load_state_dict(ckpt["G"])
-        D.load_state_dict(ckpt["D"])
-        G_ema.load_state_dict(ckpt["G_ema"])
-        opt_G.load_state_dict(ckpt["opt_G"])
-        opt_D.load_state_dict(ckpt["opt_D"])
-        if augment is not None and "augment_p" in ckpt:
-            augment.p.copy_(ckpt["augment_p"])
-        if ada is not None and "ada" in ckpt:
-            ada.load_state_dict(ckpt["ada"])
-        state = TrainState(**ckpt["state"])
-    sdist.broadcast_module(G, info.world_size)
-    sdist.broadcast_module(D, info.world_size)
-    sdist.broadcast_module(G_ema, info.world_size)
-
-    G_fwd, D_fwd = G, D
-    if tc.compile:
-        # R1 needs a double backward, which compiled graphs do not support: it uses the eager D.
-        G_fwd, D_fwd = torch.compile(G), torch.compile(D)
+    videos = _open_videos(data, cfg)
+    state = TrainingState.create(cfg, dev)
+    found = _find_checkpoint(resume, out, dev)
+    if found is not None:
+        _check_resumable(found[0], found[1]["config"], cfg)
+        state.load_state_dict(found[1])
+    for module in (state.G, state.D, state.G_ema):
+        sdist.broadcast_module(module, info.world_size)
     dtype = amp_dtype(dev, tc.amp)
 
     total_steps = (
@@ -239,6 +351,7 @@ def train(
         out.mkdir(parents=True, exist_ok=True)
         (out / "samples").mkdir(exist_ok=True)
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    G, G_ema = state.G, state.G_ema
     gen = torch.Generator().manual_seed(tc.seed + 12345)  # fixed preview latents
     prev_z = torch.randn(num_preview, cfg.G.z_dim, generator=gen).to(dev)
     prev_mz = (
@@ -250,19 +363,7 @@ def train(
     def checkpoint() -> None:
         if not info.is_main:
             return
-        payload = {
-            "config": cfg.to_dict(),
-            "G": G.state_dict(),
-            "D": D.state_dict(),
-            "G_ema": G_ema.state_dict(),
-            "opt_G": opt_G.state_dict(),
-            "opt_D": opt_D.state_dict(),
-            "state": vars(state).copy(),
-        }
-        if augment is not None:
-            payload["augment_p"] = augment.p.detach().cpu()
-        if ada is not None:
-            payload["ada"] = ada.state_dict()
+        payload = {"config": cfg.to_dict(), **state.state_dict()}
         save_checkpoint(out / f"checkpoint-{state.step:07d}.pt", payload)
         prune_snapshots(out, keep=3)
 
@@ -304,101 +405,22 @@ def train(
         while state.step < total_steps:
             if max_minutes is not None and (time.time() - t_start) > max_minutes * 60:
                 break
-            b = next(loader)
-            real = b["frames"].to(dev, non_blocking=True).float() / 127.5 - 1  # [b, F, 3, H, W]
-            t_real, t_fake = b["t"].to(dev), b["t_fake"].to(dev)  # [b, F]
-            g = _step_generator(tc.seed, state.step, info.rank, dev)
-            torch.manual_seed(
-                int(torch.randint(2**62, (1,), generator=g))
-            )  # augmentation randomness
-            z = torch.randn(2, batch, cfg.G.z_dim, generator=g).to(dev)
-            mz = [
-                G.sample_motion_z(batch, float(t_fake.max()), generator=g).to(dev)
-                if cfg.G.motion
-                else None
-                for _ in range(2)
-            ]
-
-            # Gmain
-            D.requires_grad_(False)
-            with autocast(dev, dtype):
-                loss_g = g_loss(
-                    D_fwd,
-                    G_fwd(z[0], t_fake, motion_z=mz[0], update_w_avg=True),
-                    t_fake,
-                    augment=augment,
-                )
-            opt_G.zero_grad(set_to_none=True)
-            loss_g.backward()
-            D.requires_grad_(True)
-            sdist.all_reduce_grads(G.parameters(), info.world_size)
-            sdist.all_reduce_buffers(
-                G, info.world_size
-            )  # w_avg was updated from this rank's batch only
-            _nan_to_num_grads(G)
-            opt_G.step()
-
-            # Dmain
-            with torch.no_grad(), autocast(dev, dtype):
-                fake = G_fwd(z[1], t_fake, motion_z=mz[1])
-            with autocast(dev, dtype):
-                loss_d, logits_real = d_loss(
-                    D_fwd, real, fake.float(), t_real, t_fake, augment=augment
-                )
-            opt_D.zero_grad(set_to_none=True)
-            loss_d.backward()
-            sdist.all_reduce_grads(D.parameters(), info.world_size)
-            _nan_to_num_grads(D)
-            opt_D.step()
-
-            # Dreg: lazy R1 (eager D, full precision: the double backward is sensitive)
-            r1 = None
-            if tc.r1_interval > 0 and gamma > 0 and state.step % tc.r1_interval == 0:
-                r1 = r1_penalty(D, real, t_real, augment=augment).mean()
-                opt_D.zero_grad(set_to_none=True)
-                (r1 * (gamma / 2) * tc.r1_interval).backward()
-                sdist.all_reduce_grads(D.parameters(), info.world_size)
-                _nan_to_num_grads(D)
-                opt_D.step()
-
-            ema_update(G_ema, G, ema_beta(tc.batch_size, ema_kimg, tc.ema_rampup, state.cur_nimg))
-            if ada is not None:
-                ada.update(logits_real)  # all-reduces its statistics over ranks
-
-            state.step += 1
-            state.cur_nimg += tc.batch_size * cfg.sampling.num_frames
+            g = step_generator(tc.seed, state.step, info.rank)
+            step_stats = train_step(state, next(loader), g, dtype=dtype, world_size=info.world_size)
+            for k, v in step_stats.items():
+                acc.setdefault(k, []).append(v)
             steps_since_log += 1
-            for k, v in (
-                ("loss_G", loss_g),
-                ("loss_D", loss_d),
-                ("D_real", logits_real.float().mean()),
-            ):
-                acc.setdefault(k, []).append(float(v.detach()))
-            if r1 is not None:
-                acc.setdefault("r1", []).append(float(r1.detach()))
 
             if state.step % tc.log_every == 0 or state.step == total_steps:
                 now = time.time()
-                dt = (now - t_log) / steps_since_log
-                stats = {
-                    "step": state.step,
-                    "kimg": state.cur_nimg / 1000,
-                    **{k: float(np.mean(v)) for k, v in acc.items()},
-                    "augment_p": float(augment.p) if augment is not None else 0.0,
-                    "sec_per_step": dt,
-                    "videos_per_sec": tc.batch_size / dt,
-                    "sec_per_kframes": dt * 1000 / (tc.batch_size * cfg.sampling.num_frames),
-                    "wall_time": wall0 + now - t_start,
-                }
+                stats = _log_stats(
+                    state, acc, (now - t_log) / steps_since_log, wall0 + now - t_start
+                )
                 if log_f:
                     log_f.write(json.dumps(stats) + "\n")
                     log_f.flush()
-                bar.set_postfix(
-                    {
-                        k: f"{stats[k]:.3g}"
-                        for k in ("loss_G", "loss_D", "augment_p", "videos_per_sec")
-                    }
-                )
+                shown = ("loss_G", "loss_D", "augment_p", "videos_per_sec")
+                bar.set_postfix({k: f"{stats[k]:.3g}" for k in shown})
                 if callback is not None and info.is_main:
                     callback(state.step, stats)
                 acc, t_log, steps_since_log = {}, now, 0
@@ -420,3 +442,50 @@ def train(
         write_samples()
     sdist.barrier(info.world_size)
     return {**stats, "step": state.step, "out_dir": str(out), "G_ema": G_ema}
+
+
+def _open_videos(data: str | os.PathLike | VideoDataset, cfg: Config) -> VideoDataset:
+    videos = (
+        open_dataset(data, resolution=cfg.G.resolution)
+        if isinstance(data, (str, os.PathLike))
+        else data
+    )
+    if videos.resolution != cfg.G.resolution:
+        raise ValueError(
+            f"dataset {videos.name!r} has resolution {videos.resolution}, the config expects "
+            f"{cfg.G.resolution}"
+        )
+    return videos
+
+
+def _find_checkpoint(resume: bool | str | os.PathLike, out: Path, device):
+    """(path, checkpoint) to resume from, or None for a fresh run."""
+    if isinstance(resume, (str, os.PathLike)) and not isinstance(resume, bool):
+        return Path(resume), load_checkpoint(resume, map_location=device)
+    return latest_checkpoint(out, map_location=device) if resume else None
+
+
+def _check_resumable(path: Path, saved: dict[str, Any], cfg: Config) -> None:
+    """The requested config must be the checkpoint's, up to the fields a resume may change."""
+    diff = config_diff(resolve_auto(Config.from_dict(saved)), cfg, ignore=RESUMABLE_FIELDS)
+    if diff:
+        raise ValueError(
+            f"cannot resume from {path}: the config differs from the checkpoint's in "
+            f"{'; '.join(diff)} (resume with the checkpoint's settings, or use a new run folder)"
+        )
+
+
+def _log_stats(state: TrainingState, acc: dict[str, list[float]], sec_per_step, wall_time):
+    """One log line: the step's counters, the window's mean losses, p and the speed."""
+    videos = state.cfg.train.batch_size
+    frames = videos * state.cfg.sampling.num_frames
+    return {
+        "step": state.step,
+        "kimg": state.cur_nimg / 1000,
+        **{k: float(np.mean(v)) for k, v in acc.items()},
+        "augment_p": float(state.augment.p) if state.augment is not None else 0.0,
+        "sec_per_step": sec_per_step,
+        "videos_per_sec": videos / sec_per_step,
+        "sec_per_kframes": sec_per_step * 1000 / frames,
+        "wall_time": wall_time,
+    }

@@ -1,4 +1,4 @@
-"""Video-consistent ADA: identity at p=0, per-clip consistency, each op's effect, gradients, controller."""
+"""Video-consistent ADA: identity at p=0, per-clip consistency, each op, gradients, controller."""
 
 import math
 
@@ -8,14 +8,15 @@ import torch.nn.functional as F
 from stand_ins import TinyD
 
 from svlib.augment import COLOR_OPS, GEOM_OPS, AdaController, AugmentPipe, grid_sample2
+from svlib.config import AugmentConfig
 from svlib.losses import r1_penalty
 
 ALL_OPS = GEOM_OPS + COLOR_OPS
 
 
-def only(op, **kw):
+def only(op):
     """A pipe with only `op` enabled, at p = 1."""
-    return AugmentPipe(**{k: int(k == op) for k in ALL_OPS}, p=1.0, **kw)
+    return AugmentPipe(AugmentConfig(**{k: float(k == op) for k in ALL_OPS}, p=1.0))
 
 
 def gen(seed=0):
@@ -37,7 +38,7 @@ def test_p0_is_exact_identity():
 def test_same_transform_for_every_frame_of_a_clip():
     frame = clips(B=8, Fn=1)
     x = frame.expand(8, 4, 3, 16, 16).contiguous()  # every frame of a clip identical
-    y = AugmentPipe(p=1.0)(x, generator=gen(1))
+    y = AugmentPipe(AugmentConfig(p=1.0))(x, generator=gen(1))
     assert torch.equal(y, y[:, :1].expand_as(y))  # frames stay identical within each clip
     per_clip = (y - x).flatten(1).abs().mean(1)
     assert len(set(per_clip.tolist())) > 1  # but different clips got different transforms
@@ -45,7 +46,7 @@ def test_same_transform_for_every_frame_of_a_clip():
 
 def test_distinct_frames_get_the_transform_of_single_frame_clips():
     x = clips(B=6, Fn=3, seed=2)
-    pipe = AugmentPipe(p=1.0)
+    pipe = AugmentPipe(AugmentConfig(p=1.0))
     y = pipe(x, generator=gen(5))
     for f in range(
         3
@@ -58,7 +59,7 @@ def test_distinct_frames_get_the_transform_of_single_frame_clips():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 def test_shape_dtype_device_preserved(dtype):
     x = clips(B=3, Fn=2, H=12, W=20, dtype=torch.float32).to(dtype)
-    y = AugmentPipe(p=0.7)(x, generator=gen(3))
+    y = AugmentPipe(AugmentConfig(p=0.7))(x, generator=gen(3))
     assert (
         y.shape == x.shape and y.dtype == dtype and y.device == x.device and torch.isfinite(y).all()
     )
@@ -119,10 +120,10 @@ def test_resampled_warp_of_smooth_image_is_accurate():
     H = W = 32
     yy, xx = torch.meshgrid(torch.arange(H) / H, torch.arange(W) / W, indexing="ij")
     pattern = lambda dx: torch.sin(2 * math.pi * (xx + dx / W)) * torch.cos(2 * math.pi * yy)
-    pipe = AugmentPipe(p=1.0)
-    G = torch.eye(3)[None].clone()
-    G[0, 0, 2] = 0.5  # sample input at x + 0.5 px
-    out = pipe._warp_resampled(pattern(0)[None, None], G)[0, 0]
+    pipe = AugmentPipe(AugmentConfig(p=1.0))
+    geom = torch.eye(3)[None].clone()
+    geom[0, 0, 2] = 0.5  # sample input at x + 0.5 px
+    out = pipe._warp_resampled(pattern(0)[None, None], geom)[0, 0]
     assert (out - pattern(0.5))[4:-4, 4:-4].abs().max() < 5e-3
 
 
@@ -176,13 +177,18 @@ def test_from_spec_and_disable():
     assert all(AugmentPipe.from_spec("bg").strength[k] == 0 for k in COLOR_OPS)
     with pytest.raises(ValueError, match="disable"):
         AugmentPipe.from_spec("bgc", disable=("spin",))
+    with pytest.raises(ValueError, match="augment pipe must be one of"):
+        AugmentPipe(AugmentConfig(pipe="xyz"))
+    with pytest.raises(ValueError, match="strength hue=-1"):
+        AugmentPipe(AugmentConfig(hue=-1.0))
+    assert AugmentPipe(AugmentConfig(hue=0.5, disable=("xflip",))).strength["hue"] == 0.5
     with pytest.raises(ValueError, match="x must be"):
-        AugmentPipe(p=1.0)(torch.zeros(2, 3, 8, 8))
+        AugmentPipe(AugmentConfig(p=1.0))(torch.zeros(2, 3, 8, 8))
 
 
 def test_gradient_flows_and_matches_finite_differences():
     x = clips(B=3, Fn=2, H=8, W=8, dtype=torch.float64).requires_grad_(True)
-    pipe = AugmentPipe(p=1.0)
+    pipe = AugmentPipe(AugmentConfig(p=1.0))
     f = lambda v: pipe(v, generator=gen(14))
     w = torch.randn_like(x)
     (g,) = torch.autograd.grad((f(x) * w).sum(), x)
@@ -198,7 +204,7 @@ def test_r1_double_backward_through_augment():
     D = TinyD().double()
     x = clips(B=4, H=8, W=8, dtype=torch.float64)
     t = torch.tensor([[0.0, 1.0, 3.0]]).repeat(4, 1).double()
-    pipe = AugmentPipe(p=1.0)
+    pipe = AugmentPipe(AugmentConfig(p=1.0))
     pen = lambda: r1_penalty(D, x, t, augment=lambda v: pipe(v, generator=gen(15))).sum()
     (gw,) = torch.autograd.grad(pen(), D.conv.weight)  # needs grid_sample's double backward
     assert gw.abs().sum() > 0
@@ -216,8 +222,9 @@ def test_r1_double_backward_through_augment():
 @pytest.mark.parametrize("mode", ["bilinear", "nearest"])
 @pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
 def test_grid_sample2_matches_grid_sample_to_second_order(mode, device):
-    # Reference: grid_sample with a fixed grid is a matrix S (columns = samples of the unit images), and
-    # y = S x as a matmul is differentiable to any order on any device, unlike CUDA's native grid_sample.
+    # Reference: grid_sample with a fixed grid is a matrix S (columns = samples of the unit images),
+    # and y = S x as a matmul is differentiable to any order on any device, unlike CUDA's native
+    # grid_sample.
     torch.manual_seed(0)
     N, C, H, W = 2, 3, 8, 8
     x = torch.randn(N, C, H, W, dtype=torch.float64)
@@ -258,10 +265,10 @@ def test_grid_sample2_matches_grid_sample_to_second_order(mode, device):
 
 def test_ada_controller_moves_p_and_roundtrips():
     pipe = AugmentPipe()
-    ctl = AdaController(pipe, batch_size=64, target=0.6, interval=4, kimg=100)
+    ctl = AdaController(pipe, 64, AugmentConfig(target=0.6, interval=4, kimg=100))
     step = 64 * 4 / 100_000
     real_confident = torch.full((64,), 2.0)  # sign mean 1 > 0.6: D overfits -> p up
-    for i in range(3):
+    for _ in range(3):
         ctl.update(real_confident)
         assert float(pipe.p) == 0  # only every `interval` steps
     ctl.update(real_confident)
@@ -276,7 +283,7 @@ def test_ada_controller_moves_p_and_roundtrips():
     for _ in range(4 * 10):  # clamped at 0
         ctl.update(mixed)
     assert float(pipe.p) == 0
-    big = AdaController(pipe, batch_size=64, kimg=0.01)  # huge steps: clamped at 1
+    big = AdaController(pipe, 64, AugmentConfig(kimg=0.01))  # huge steps: clamped at 1
     for _ in range(8):
         big.update(real_confident)
     assert float(pipe.p) == 1

@@ -20,8 +20,7 @@ def _run(*args, timeout=600):
 
 @pytest.fixture
 def tiny_ckpt(tmp_path):
-    cfg = svlib.get_preset("cpu", resolution=16)
-    cfg.G.channel_base, cfg.G.channel_max = 256, 16
+    cfg = svlib.get_preset("tiny")
     torch.manual_seed(0)
     G, _ = svlib.build_models(cfg)
     return save_checkpoint(tmp_path / "g.pt", {"config": cfg.to_dict(), "G_ema": G.state_dict()})
@@ -107,10 +106,9 @@ def test_train_cli_options_reach_the_config(tmp_path):
     )
     assert r.returncode == 0, r.stderr[-2000:]
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["G"]["motion"]["min_period"] == 4 and cfg["train"]["augment_disable"] == [
-        "rotate90",
-        "xflip",
-    ]
+    assert cfg["G"]["motion"]["min_period"] == 4
+    assert cfg["train"]["augment"]["disable"] == ["rotate90", "xflip"]
+    assert cfg["train"]["r1_gamma"] == 0.0002 * 16**2 / 2  # saved resolved, not as null
     r = _run(
         "train",
         "--preset",
@@ -123,3 +121,30 @@ def test_train_cli_options_reach_the_config(tmp_path):
         "spin",
     )
     assert r.returncode == 2 and "spin" in r.stderr
+
+
+def test_config_cli_prints_the_resolved_config():
+    r = _run(
+        "config",
+        "--preset",
+        "cpu",
+        "--lr",
+        "0.001",
+        "--no-mirror",
+        "--set",
+        "train.lr_d=0.003",
+        "G.motion.min_period=16",
+    )
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads(r.stdout)
+    assert cfg["train"]["lr_g"] == 0.001 and cfg["train"]["lr_d"] == 0.003
+    assert cfg["train"]["mirror"] is False and cfg["G"]["motion"]["min_period"] == 16.0
+    assert cfg["train"]["r1_gamma"] == 0.0002 * 32**2 / 8 and cfg["train"]["ema_kimg"] == 2.5
+
+
+def test_config_cli_bad_overrides_are_named():
+    r = _run("config", "--set", "train.lr_gg=1")
+    assert r.returncode == 2 and "unknown config field 'train.lr_gg'" in r.stderr
+    assert "train.lr_g" in r.stderr  # the suggestion
+    r = _run("config", "--batch", "many")
+    assert r.returncode == 2 and "train.batch_size: expected int, got 'many'" in r.stderr

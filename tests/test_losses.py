@@ -8,6 +8,7 @@ from stand_ins import TinyD
 from torch import nn
 
 from svlib.augment import AugmentPipe
+from svlib.config import AugmentConfig
 from svlib.losses import (
     auto_r1_gamma,
     d_loss,
@@ -86,7 +87,7 @@ def test_r1_penalty_matches_explicit_per_frame_autograd():
     torch.manual_seed(0)
     D = TinyD()
     real, t = data()
-    pipe = AugmentPipe(p=1.0)
+    pipe = AugmentPipe(AugmentConfig(p=1.0))
     for augment in (None, lambda v: pipe(v, generator=torch.Generator().manual_seed(3))):
         pen = r1_penalty(D, real, t, augment=augment)
         want = []

@@ -1,4 +1,4 @@
-"""The training loop end to end on tiny synthetic data: losses, files, resume, DDP over gloo, bad input."""
+"""The training loop end to end on tiny synthetic data: losses, files, resume, DDP, bad input."""
 
 import json
 import os
@@ -13,28 +13,10 @@ import torch
 
 import svlib
 from svlib.checkpoint import CheckpointError, latest_checkpoint, list_snapshots, load_checkpoint
-from svlib.config import MotionConfig
+from svlib.config import resolve_auto
 from svlib.training import train
 
 DATA = "synthetic:shapes?n=16&length=48"
-
-
-def tiny_config(**train_overrides):
-    cfg = svlib.get_preset("cpu", resolution=16)
-    cfg.G.z_dim = cfg.G.w_dim = 32
-    cfg.G.channel_base = cfg.D.channel_base = 256
-    cfg.G.channel_max = cfg.D.channel_max = 32
-    cfg.G.motion = MotionConfig(
-        z_dim=16, code_dim=16, time_dim=8, min_period=8.0, max_period=64.0, kernel_size=3
-    )
-    cfg.D.cmap_dim, cfg.D.gap_embed_dim, cfg.D.max_time_gap = 16, 8, 64
-    cfg.sampling.max_dist, cfg.sampling.max_num_frames = 8, 48
-    t = cfg.train
-    t.batch_size, t.r1_interval, t.ada_interval, t.ada_kimg = 4, 2, 2, 0.5
-    t.augment_p, t.log_every, t.sample_every, t.checkpoint_every = 0.3, 1, 1000, 1000
-    for k, v in train_overrides.items():
-        setattr(t, k, v)
-    return cfg
 
 
 def _params(module):
@@ -44,7 +26,7 @@ def _params(module):
 
 
 def test_short_run_writes_log_checkpoint_and_samples(tmp_path):
-    cfg = tiny_config(sample_every=6, checkpoint_every=6)
+    cfg = svlib.get_preset("tiny", {"train.sample_every": 6, "train.checkpoint_every": 6})
     res = train(cfg, DATA, tmp_path, steps=12, progress=False, sample_frames=8, num_preview=4)
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == list(range(1, 13))
@@ -52,7 +34,7 @@ def test_short_run_writes_log_checkpoint_and_samples(tmp_path):
         assert np.isfinite([r["loss_G"], r["loss_D"], r["D_real"]]).all()
     assert any("r1" in r for r in log) and all(np.isfinite(r["r1"]) for r in log if "r1" in r)
     assert (
-        0 <= log[-1]["augment_p"] <= 1 and log[-1]["augment_p"] != cfg.train.augment_p
+        0 <= log[-1]["augment_p"] <= 1 and log[-1]["augment_p"] != cfg.train.augment.p
     )  # ADA moved p
     assert [p.name for p in list_snapshots(tmp_path)] == [
         "checkpoint-0000006.pt",
@@ -67,7 +49,8 @@ def test_short_run_writes_log_checkpoint_and_samples(tmp_path):
     assert ck["state"]["step"] == 12 and ck["state"]["cur_nimg"] == 12 * 4 * 3
     # checkpoints are plain data: loadable without trusting code, and G_ema rebuilds from them
     G, cfg2 = svlib.checkpoint.load_generator(tmp_path / "checkpoint-0000012.pt")
-    assert cfg2.to_dict() == cfg.to_dict()
+    assert cfg2.to_dict() == resolve_auto(cfg).to_dict()  # the config as trained: autos resolved
+    assert json.loads((tmp_path / "config.json").read_text()) == cfg2.to_dict()
     assert torch.equal(_params(G), _params(res["G_ema"]))
 
 
@@ -80,7 +63,7 @@ def test_missing_ffmpeg_writes_png_samples_and_keeps_training(tmp_path, monkeypa
     monkeypatch.setattr(svlib.video_io, "ffmpeg_exe", no_ffmpeg)
     with pytest.warns(UserWarning, match="PNG frames instead"):
         train(
-            tiny_config(sample_every=2, checkpoint_every=4),
+            svlib.get_preset("tiny", {"train.sample_every": 2, "train.checkpoint_every": 4}),
             DATA,
             tmp_path,
             steps=4,
@@ -97,7 +80,7 @@ def test_missing_ffmpeg_writes_png_samples_and_keeps_training(tmp_path, monkeypa
 
 
 def test_resume_continues_exactly(tmp_path):
-    cfg = tiny_config()
+    cfg = svlib.get_preset("tiny")
     a, b = tmp_path / "a", tmp_path / "b"
     full = train(cfg, DATA, a, steps=6, progress=False, sample_frames=4, num_preview=2)
     train(cfg, DATA, b, steps=3, progress=False, sample_frames=4, num_preview=2)
@@ -122,7 +105,7 @@ def test_resume_continues_exactly(tmp_path):
 
 
 def test_truncated_checkpoint_is_skipped_and_named(tmp_path):
-    cfg = tiny_config(checkpoint_every=2)
+    cfg = svlib.get_preset("tiny", {"train.checkpoint_every": 2})
     train(cfg, DATA, tmp_path, steps=4, progress=False, sample_frames=4, num_preview=2)
     newest = tmp_path / "checkpoint-0000004.pt"
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # a run killed mid-copy
@@ -156,13 +139,13 @@ def test_foreign_checkpoint_rejected(tmp_path):
 
 
 def test_bf16_autocast_steps_are_finite(tmp_path):
-    cfg = tiny_config(amp="bf16")
+    cfg = svlib.get_preset("tiny", {"train.amp": "bf16"})
     res = train(cfg, DATA, tmp_path, steps=2, progress=False, sample_frames=4, num_preview=2)
     assert np.isfinite([res["loss_G"], res["loss_D"]]).all()
 
 
 def test_compiled_training_steps(tmp_path):
-    cfg = tiny_config(compile=True)
+    cfg = svlib.get_preset("tiny", {"train.compile": True})
     try:
         res = train(cfg, DATA, tmp_path, steps=2, progress=False, sample_frames=4, num_preview=2)
     except Exception as e:  # no C++ compiler for inductor on this machine
@@ -207,7 +190,7 @@ def test_cli_bad_inputs_name_the_culprit(tmp_path):
 
 
 def test_too_short_videos_are_reported(tmp_path):
-    cfg = tiny_config()
+    cfg = svlib.get_preset("tiny")
     with pytest.raises(ValueError, match="shorter than num_frames"):
         train(cfg, "synthetic:shapes?n=4&length=2", tmp_path, steps=1, progress=False)
 
@@ -215,12 +198,15 @@ def test_too_short_videos_are_reported(tmp_path):
 DDP_SCRIPT = textwrap.dedent("""
     import sys, torch
     sys.path.insert(0, {tests!r})
-    from test_train import tiny_config, DATA
+    from test_train import DATA
+    import svlib
     from svlib.training import train
     import torch.distributed as dist
-    res = train(tiny_config(), DATA, {out!r}, steps=3, progress=False, sample_frames=4, num_preview=2)
+    cfg = svlib.get_preset("tiny")
+    res = train(cfg, DATA, {out!r}, steps=3, progress=False, sample_frames=4, num_preview=2)
     rank = dist.get_rank()
-    torch.save({{k: v for k, v in res["G_ema"].state_dict().items()}}, {out!r} + f"/G_ema_rank{{rank}}.pt")
+    G_ema = {{k: v for k, v in res["G_ema"].state_dict().items()}}
+    torch.save(G_ema, {out!r} + f"/G_ema_rank{{rank}}.pt")
 """)
 
 
@@ -253,14 +239,14 @@ def test_torchrun_two_gloo_processes_stay_in_sync(tmp_path):
 def test_export_generator_is_small_and_loads(tmp_path):
     from svlib.checkpoint import export_generator, load_generator
 
-    cfg = tiny_config()
+    cfg = svlib.get_preset("tiny")
     train(cfg, DATA, tmp_path / "run", steps=2, progress=False, sample_frames=4, num_preview=2)
     src = tmp_path / "run" / "checkpoint-0000002.pt"
     dst = export_generator(src, tmp_path / "g.pt")
     assert dst.stat().st_size < src.stat().st_size / 2
     G1, _ = load_generator(src)
     G2, cfg2 = load_generator(dst)
-    assert cfg2.to_dict() == cfg.to_dict()
+    assert cfg2.to_dict() == resolve_auto(cfg).to_dict()
     z, t = torch.randn(2, cfg.G.z_dim), torch.tensor([[0.0, 1.5], [7.0, 100.0]])
     mz = G1.sample_motion_z(2, 100.0, generator=torch.Generator().manual_seed(0))
     assert torch.equal(G1(z, t, motion_z=mz), G2(z, t, motion_z=mz))
@@ -275,8 +261,70 @@ def test_export_generator_is_small_and_loads(tmp_path):
 
 
 def test_training_tracks_w_avg(tmp_path):
-    """Truncation needs the running mean of w: training must update it (G and, through the EMA copy, G_ema)."""
+    """Truncation needs the running mean of w: training must update it (G and, through the EMA
+    copy, G_ema)."""
     res = train(
-        tiny_config(), DATA, tmp_path, steps=2, progress=False, sample_frames=4, num_preview=2
+        svlib.get_preset("tiny"),
+        DATA,
+        tmp_path,
+        steps=2,
+        progress=False,
+        sample_frames=4,
+        num_preview=2,
     )
     assert res["G_ema"].w_avg.abs().sum() > 0
+
+
+def _batches(cfg, steps):
+    from svlib.datasets import open_dataset
+    from svlib.training import StepBatches
+
+    ds = StepBatches(open_dataset(DATA, resolution=16), cfg, cfg.train.batch_size)
+    return [ds[s] for s in steps]
+
+
+def test_train_step_and_state_round_trip():
+    from svlib.training import TrainingState, step_generator, train_step
+
+    cfg = svlib.get_preset("tiny")
+    state = TrainingState.create(cfg)
+    assert state.cfg.train.r1_gamma == resolve_auto(cfg).train.r1_gamma  # autos resolved
+    batches = _batches(cfg, range(3))
+    stats = [train_step(state, b, step_generator(0, i)) for i, b in enumerate(batches[:2])]
+    assert set(stats[0]) == {"loss_G", "loss_D", "D_real", "r1"} and "r1" not in stats[1]
+    assert (state.step, state.cur_nimg) == (2, 2 * 4 * 3)
+    copy_ = TrainingState.create(cfg)
+    copy_.load_state_dict(state.state_dict())
+    assert float(copy_.augment.p) == float(state.augment.p) and copy_.ada.steps == 2
+    a = train_step(state, batches[2], step_generator(0, 2))
+    b = train_step(copy_, batches[2], step_generator(0, 2))
+    assert a == b and copy_.step == 3
+    for name in ("G", "D", "G_ema"):
+        assert torch.equal(_params(getattr(state, name)), _params(getattr(copy_, name)))
+    with pytest.raises(ValueError, match=r"batch\['t'\]"):
+        train_step(state, {**batches[0], "t": batches[0]["t"][:, :2]}, step_generator(0, 3))
+
+
+def test_train_step_without_augmentation_or_motion():
+    from svlib.training import TrainingState, step_generator, train_step
+
+    cfg = svlib.get_preset("tiny", ["train.augment.mode=none", "G.motion=none"])
+    state = TrainingState.create(cfg)
+    assert state.augment is None and state.ada is None
+    stats = train_step(state, _batches(cfg, [0])[0], step_generator(0, 0))
+    assert np.isfinite(list(stats.values())).all() and "augment_p" not in state.state_dict()
+
+
+def test_resume_names_every_differing_field(tmp_path):
+    cfg = svlib.get_preset("tiny")
+    train(cfg, DATA, tmp_path, steps=1, progress=False, sample_frames=2, num_preview=1)
+    changed = svlib.get_preset("tiny", ["train.lr_g=0.002", "train.r1_interval=4"])
+    apply = {"train.log_every": 5, "train.num_workers": 1, "train.total_kimg": 1.0}
+    svlib.config.apply_overrides(changed, apply)  # allowed to differ on resume
+    with pytest.raises(ValueError, match="checkpoint-0000001.pt") as e:
+        train(changed, DATA, tmp_path, steps=2, resume=True, progress=False)
+    msg = str(e.value)
+    assert "train.lr_g: 0.0025 -> 0.002" in msg and "train.r1_interval: 2 -> 4" in msg
+    assert "log_every" not in msg and "num_workers" not in msg and "total_kimg" not in msg
+    ok = svlib.config.apply_overrides(svlib.get_preset("tiny"), apply)
+    assert train(ok, DATA, tmp_path, steps=2, resume=True, progress=False)["step"] == 2

@@ -30,11 +30,13 @@ import torch
 from tqdm.auto import tqdm
 
 from . import dist as sdist
+from . import video_io
 from .augment import AdaController, AugmentPipe
 from .checkpoint import latest_checkpoint, load_checkpoint, prune_snapshots, save_checkpoint
 from .config import RESUMABLE_FIELDS, Config, config_diff, resolve_auto
 from .datasets import ClipDataset, VideoDataset, open_dataset
 from .discriminator import Discriminator
+from .generate import generate_frames
 from .generator import Generator
 from .losses import (
     d_loss,
@@ -47,6 +49,7 @@ from .losses import (
 from .models import build_models
 from .sampling import sample_fake_times
 from .utils import amp_dtype, autocast, check_shape
+from .viz import video_grid
 
 # ----------------------------------------------------------------------------------------------
 # Data: one deterministic batch per (step, rank)
@@ -282,17 +285,6 @@ def train_step(
     return stats
 
 
-@torch.no_grad()
-def sample_grid(G, z, motion_z, num_frames: int, fps_factor: float = 1.0, chunk: int = 16):
-    """Frames of fixed preview videos: `[B, T, 3, H, W]` in [-1, 1]."""
-    t_all = torch.arange(num_frames, device=z.device, dtype=torch.float32) / fps_factor
-    outs = []
-    for s in range(0, num_frames, chunk):
-        t = t_all[s : s + chunk].expand(z.shape[0], -1)
-        outs.append(G(z, t, motion_z=motion_z).float().cpu())
-    return torch.cat(outs, dim=1)
-
-
 def train(
     cfg: Config,
     data: str | VideoDataset,
@@ -351,14 +343,6 @@ def train(
         out.mkdir(parents=True, exist_ok=True)
         (out / "samples").mkdir(exist_ok=True)
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    G, G_ema = state.G, state.G_ema
-    gen = torch.Generator().manual_seed(tc.seed + 12345)  # fixed preview latents
-    prev_z = torch.randn(num_preview, cfg.G.z_dim, generator=gen).to(dev)
-    prev_mz = (
-        G.sample_motion_z(num_preview, sample_frames, generator=gen).to(dev)
-        if cfg.G.motion
-        else None
-    )
 
     def checkpoint() -> None:
         if not info.is_main:
@@ -368,23 +352,23 @@ def train(
         prune_snapshots(out, keep=3)
 
     def write_samples() -> None:
+        # The preview videos are those of seeds 0..num_preview-1: what
+        # `svlib generate --seed 0 --num-videos N` draws from this checkpoint.
         if not info.is_main:
             return
-        from .video_io import ffmpeg_exe, write_frames, write_video
-        from .viz import video_grid
-
-        grid = video_grid(sample_grid(G_ema, prev_z, prev_mz, sample_frames))  # [T, H, W, 3] uint8
+        frames = generate_frames(
+            state.G_ema, sample_frames, seed=0, num_videos=num_preview, chunk_size=16
+        )  # [N, T, 3, H, W]
+        grid = video_grid(frames)  # [T, H', W', 3] uint8
+        name = out / "samples" / f"step-{state.step:07d}"
         try:
-            ffmpeg_exe()
-        except (
-            RuntimeError
-        ) as e:  # a bare GPU box without ffmpeg must not lose the run over a preview
-            warnings.warn(
-                f"{e}; sample videos are written as PNG frames instead"
-            )  # shown once (same text)
-            write_frames(out / "samples" / f"step-{state.step:07d}", grid)
+            video_io.ffmpeg_exe()
+        except RuntimeError as e:
+            # a bare GPU box without ffmpeg must not lose the run over a preview (warned once)
+            warnings.warn(f"{e}; sample videos are written as PNG frames instead", stacklevel=2)
+            video_io.write_frames(name, grid)
             return
-        write_video(out / "samples" / f"step-{state.step:07d}.mp4", grid, fps=12)
+        video_io.write_video(name.with_suffix(".mp4"), grid, fps=12)
 
     # --- the loop -------------------------------------------------------------------------------
     loader = iter(_loader(StepBatches(videos, cfg, batch, info.rank), state.step, tc.num_workers))
@@ -441,7 +425,7 @@ def train(
     if not state.step % tc.sample_every == 0:
         write_samples()
     sdist.barrier(info.world_size)
-    return {**stats, "step": state.step, "out_dir": str(out), "G_ema": G_ema}
+    return {**stats, "step": state.step, "out_dir": str(out), "G_ema": state.G_ema}
 
 
 def _open_videos(data: str | os.PathLike | VideoDataset, cfg: Config) -> VideoDataset:

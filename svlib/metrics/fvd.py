@@ -46,7 +46,7 @@ METRICS = (*VARIANTS, "fid", *PROXIES)
 # ------------------------------------------------------------------------------------------- data access
 def _open(dataset):
     if isinstance(dataset, (str, os.PathLike)):
-        from ..datasets import open_dataset
+        from ..data import open_dataset
 
         dataset = open_dataset(str(dataset))
     return dataset
@@ -670,7 +670,7 @@ def metrics_for_checkpoint(
 
 def _open_at(data, resolution):
     if isinstance(data, (str, os.PathLike)):
-        from ..datasets import open_dataset
+        from ..data import open_dataset
 
         return open_dataset(str(data), resolution=resolution)
     return data

@@ -38,9 +38,9 @@ def __getattr__(name):
 
         return getattr(generate, name)
     if name in ("open_dataset", "ClipDataset"):
-        from . import datasets
+        from . import data
 
-        return getattr(datasets, name)
+        return getattr(data, name)
     if name == "load_generator":
         from .checkpoint import load_generator
 

@@ -32,7 +32,7 @@ from . import dist as sdist
 from .augment import AdaController, AugmentPipe
 from .checkpoint import latest_checkpoint, load_checkpoint, prune_snapshots, save_checkpoint
 from .config import Config
-from .datasets import ClipDataset, VideoDataset, open_dataset
+from .data import ClipDataset, VideoDataset, open_dataset
 from .losses import (
     auto_r1_gamma,
     d_loss,

@@ -165,7 +165,7 @@ def _add_prepare(sub):
 
 
 def _cmd_prepare(a) -> int:
-    from .prepare import prepare_dataset
+    from .data import prepare_dataset
 
     n = prepare_dataset(a.src, a.dst, a.resolution, fps=a.fps, max_videos=a.max_videos)
     print(f"wrote {n} videos to {a.dst}")

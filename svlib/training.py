@@ -34,7 +34,7 @@ from . import video_io
 from .augment import AdaController, AugmentPipe
 from .checkpoint import latest_checkpoint, load_checkpoint, prune_snapshots, save_checkpoint
 from .config import RESUMABLE_FIELDS, Config, config_diff, resolve_auto
-from .datasets import ClipDataset, VideoDataset, open_dataset
+from .data import StepBatches, VideoDataset, open_dataset, step_loader
 from .discriminator import Discriminator
 from .generate import generate_frames
 from .generator import Generator
@@ -47,52 +47,8 @@ from .losses import (
     r1_penalty,
 )
 from .models import build_models
-from .sampling import sample_fake_times
 from .utils import amp_dtype, autocast, check_shape
 from .viz import video_grid
-
-# ----------------------------------------------------------------------------------------------
-# Data: one deterministic batch per (step, rank)
-
-
-class StepBatches(torch.utils.data.Dataset):
-    """Item `step` is this rank's batch of real clips and fake timestamps for that training step.
-
-    Indexing by step (not by video) makes the data stream a pure function of (seed, step, rank):
-    DataLoader workers can prefetch it, and a resumed run sees the same batches as an uninterrupted one.
-    """
-
-    def __init__(self, videos: VideoDataset, cfg: Config, batch: int, rank: int = 0):
-        self.clips = ClipDataset(videos, cfg.sampling, mirror=cfg.train.mirror, seed=cfg.train.seed)
-        self.s, self.batch, self.rank, self.seed = cfg.sampling, batch, rank, cfg.train.seed
-
-    def __len__(self) -> int:
-        return 2**62
-
-    def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, step, self.rank, 1])
-        items = [
-            self.clips.clip(int(k), rng) for k in rng.integers(0, len(self.clips), size=self.batch)
-        ]
-        fake_t = sample_fake_times(self.batch, self.clips.clip_lengths, self.s, rng)
-        return {
-            "frames": torch.stack([it["frames"] for it in items]),  # [b, F, 3, H, W] uint8
-            "t": torch.stack([it["t"] for it in items]),  # [b, F]
-            "t_fake": torch.as_tensor(fake_t, dtype=torch.float32),
-        }  # [b, F]
-
-
-def _loader(ds: StepBatches, start_step: int, num_workers: int):
-    return torch.utils.data.DataLoader(
-        ds,
-        batch_size=None,
-        sampler=range(start_step, 2**62),
-        num_workers=num_workers,
-        pin_memory=torch.cuda.is_available(),
-        persistent_workers=False,
-        prefetch_factor=2 if num_workers else None,
-    )
-
 
 # ----------------------------------------------------------------------------------------------
 # The training state and one step
@@ -371,7 +327,9 @@ def train(
         video_io.write_video(name.with_suffix(".mp4"), grid, fps=12)
 
     # --- the loop -------------------------------------------------------------------------------
-    loader = iter(_loader(StepBatches(videos, cfg, batch, info.rank), state.step, tc.num_workers))
+    loader = iter(
+        step_loader(StepBatches(videos, cfg, batch, info.rank), state.step, tc.num_workers)
+    )
     bar = tqdm(
         total=total_steps,
         initial=state.step,

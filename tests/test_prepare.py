@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from svlib.datasets import open_dataset
-from svlib.prepare import prepare_dataset
+from svlib.data import open_dataset, prepare_dataset
 from svlib.video_io import write_video
 
 
 def split_frames(n, h=32, w=48):
-    """Centre square bright red, left margin dark, right margin blue: the centre crop must keep only red."""
+    """Centre square bright red, left margin dark, right margin blue: a centre crop is all red."""
     f = np.zeros((n, h, w, 3), np.uint8)
     lo, hi = (w - min(h, w)) // 2, (w + min(h, w)) // 2
     f[:, :, lo:hi, 0] = 220

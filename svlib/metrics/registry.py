@@ -99,7 +99,7 @@ def metrics_for_checkpoint(
 
 def _open_at(data, resolution):
     if isinstance(data, (str, os.PathLike)):
-        from ..datasets import open_dataset
+        from ..data import open_dataset
 
         return open_dataset(str(data), resolution=resolution)
     return data

@@ -1,8 +1,8 @@
-"""Convert raw videos into the training layout: dst/<video>/%06d.png (the official convert_videos_to_frames).
+"""Raw videos -> the training layout dst/<video>/%06d.png (the official convert_videos_to_frames).
 
-Each frame: Lanczos resize of the short side to `resolution` + centre crop (Pillow), optional frame-rate
-resampling with ffmpeg's `fps` filter first. Writes dst/dataset.json with per-video frame counts and fps.
-CLI: `python -m svlib prepare SRC DST --resolution R [--fps F]`.
+Each frame: Lanczos resize of the short side to `resolution` + centre crop (Pillow), optional
+frame-rate resampling with ffmpeg's `fps` filter first. Writes dst/dataset.json with per-video frame
+counts and fps. CLI: `python -m svlib prepare SRC DST --resolution R [--fps F]`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .datasets import natural_key
-from .video_io import IMAGE_EXTS, is_video_file, iter_frames, resize_center_crop, video_info
+from ..video_io import IMAGE_EXTS, is_video_file, iter_frames, resize_center_crop, video_info
+from .videos import list_video_files
 
 
 def prepare_dataset(
@@ -27,10 +27,11 @@ def prepare_dataset(
     quality: int = 95,
     progress: bool = True,
 ) -> int:
-    """Decode every video under `src` (a folder, searched recursively, or one video file) into frame folders.
+    """Decode every video under `src` into frame folders dst/<relative path without suffix>/.
 
-    dst/<relative path without suffix>/000000.png ... (ext="jpg" writes JPEG at `quality`, as the official
-    scripts do). Existing frames of a video folder are replaced. Returns the number of videos written.
+    src: a folder (searched recursively) or one video file. Frames are 000000.png ... (ext="jpg"
+    writes JPEG at `quality`, as the official scripts do). Existing frames of a video folder are
+    replaced. Returns the number of videos written.
     """
     src, dst = Path(src), Path(dst)
     if not src.exists():
@@ -47,10 +48,7 @@ def prepare_dataset(
             raise ValueError(f"prepare: not a video file: {src}")
         files, names = [src], [src.stem]
     else:
-        files = sorted(
-            (p for p in src.rglob("*") if p.is_file() and is_video_file(p)),
-            key=lambda p: natural_key(p.relative_to(src).as_posix()),
-        )
+        files = list_video_files(src)
         names = [p.relative_to(src).with_suffix("").as_posix() for p in files]
         if not files:
             raise ValueError(f"prepare: no video files found in {src}")
@@ -62,9 +60,8 @@ def prepare_dataset(
     for path, name in bar:
         out = dst / name
         out.mkdir(parents=True, exist_ok=True)
-        for (
-            old
-        ) in out.iterdir():  # a re-run must not leave stale frames from a longer earlier version
+        # A re-run must not leave stale frames from a longer earlier version.
+        for old in out.iterdir():
             if old.suffix.lower() in IMAGE_EXTS:
                 old.unlink()
         n = 0

@@ -5,7 +5,8 @@ from a preset and from networks built on PyTorch's `meta` device, so the drawing
 
     python tools/diagrams.py [--out book/figures] [--preset paper256]
 
-Writes generator.png, motion_path.png and holistic_discriminator.png.
+Writes generator.png, motion_path.png and holistic_discriminator.png, and samples.gif (the shipped
+generator's videos, for the landing page).
 """
 
 from __future__ import annotations
@@ -273,6 +274,24 @@ def holistic_d_figure(cfg):
     return fig
 
 
+def samples_gif(path: Path, seeds: int = 9, frames: int = 32, scale: int = 3) -> Path:
+    """The landing page's video: the shipped generator, seeds 0..8, as a looping GIF (3x3 grid,
+    nearest-neighbour upscaled so that every pixel shows)."""
+    from PIL import Image
+
+    from svlib.book import load_pretrained
+    from svlib.generate import generate_frames
+    from svlib.viz import video_grid
+
+    G, _ = load_pretrained("cpu")
+    torch.manual_seed(0)
+    grid = video_grid(generate_frames(G, frames, num_videos=seeds, seed=0), ncols=3, pad=2)
+    grid = grid.repeat(scale, axis=1).repeat(scale, axis=2)  # [T, H', W', 3] uint8
+    images = [Image.fromarray(f) for f in grid]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=83, loop=0)
+    return path
+
+
 FIGURES = {
     "generator.png": generator_figure,
     "motion_path.png": motion_path_figure,
@@ -280,7 +299,7 @@ FIGURES = {
 }
 
 
-def draw_all(out: Path, preset: str = "paper256") -> list[Path]:
+def draw_all(out: Path, preset: str = "paper256", samples: bool = True) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     cfg = svlib.get_preset(preset)
     paths = []
@@ -289,6 +308,8 @@ def draw_all(out: Path, preset: str = "paper256") -> list[Path]:
         fig.savefig(out / name, dpi=DPI, bbox_inches="tight", facecolor="white")
         plt.close(fig)
         paths.append(out / name)
+    if samples:
+        paths.append(samples_gif(out / "samples.gif"))
     return paths
 
 

@@ -108,6 +108,8 @@ class Chromium:
                 f"--user-data-dir={self.profile}",
                 "--remote-debugging-address=127.0.0.1",
                 f"--remote-debugging-port={self.port}",
+                # newer Chromium refuses DevTools websockets from origins it was not told about
+                f"--remote-allow-origins=http://127.0.0.1:{self.port}",
                 "about:blank",
             ],
             stdout=subprocess.DEVNULL,
@@ -124,7 +126,9 @@ class Chromium:
                 time.sleep(0.2)
         else:
             raise RuntimeError("chromium did not start its DevTools endpoint")
-        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60)
+        self.ws = websocket.create_connection(
+            page["webSocketDebuggerUrl"], timeout=60, suppress_origin=True
+        )
         self._id = 0
         self.call("Page.enable")
 

@@ -3,7 +3,8 @@
 For each chapter page: the page has text content, its matplotlib figures have loaded
 (naturalWidth > 0), every embedded video has decoded data (readyState >= 2) and plays (currentTime
 advances), widget state, when the page has some, was rendered into widget views (offline: the
-JS is served by the book), and no paragraph is a Markdown table left as raw pipe-separated text.
+JS is served by the book), no paragraph is a Markdown table left as raw pipe-separated text, and
+no code cell is wider than the page (its end, where the shape comments sit, would be hidden).
 
     python tools/check_pages.py [_build/html] [--out _build/screenshots]
 
@@ -59,6 +60,11 @@ PROBE = r"""
     const lines = p.innerText.split('\n');
     return /\|\s*:?-{3,}/.test(p.innerText) || lines.filter(l => pipeRow.test(l)).length >= 2;
   });
+  // Code cells whose lines are wider than their box: the end of the line (where the shape
+  // comments sit) would be hidden behind a scroll bar.
+  const clipped = [...document.querySelectorAll('div.cell div.highlight pre')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1)
+    .map(e => e.innerText.split('\n').reduce((a, b) => (b.length > a.length ? b : a), ''));
   return JSON.stringify({
     title: document.title,
     text: (document.querySelector('main') || document.body).innerText.length,
@@ -74,6 +80,8 @@ PROBE = r"""
     errors: document.querySelectorAll('.output.traceback, .output.stderr .ansi-red-fg').length,
     raw_tables: rawTables.length,
     raw_table_text: rawTables.map(p => p.innerText.slice(0, 80)),
+    clipped_code: clipped.length,
+    clipped_code_text: clipped.map(l => l.slice(0, 60)),
   });
 })()
 """
@@ -220,6 +228,11 @@ def main(argv=None) -> int:
                 problems.append(
                     f"{r['raw_tables']} paragraphs of raw pipe-table text "
                     f"(first: {r['raw_table_text'][0]!r})"
+                )
+            if r["clipped_code"]:
+                problems.append(
+                    f"{r['clipped_code']} code cells wider than the page "
+                    f"(first: {r['clipped_code_text'][0]!r})"
                 )
             if r["errors"]:
                 problems.append(f"{r['errors']} error outputs")

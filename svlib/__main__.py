@@ -289,7 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     _add_convert_i3d(sub)
     _add_config(sub)
     sub.add_parser("presets", help="list the named presets")
-    a = ap.parse_args(argv)
+    try:
+        a = ap.parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed: a status, not an exit
+        return e.code
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
         return _run(a)

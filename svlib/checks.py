@@ -19,8 +19,11 @@ class UsageError(ValueError):
     """Bad input: a value, path or option the user can fix."""
 
 
-def check_number(name: str, value, *, minimum=None, above=None, integer: bool = False):
-    """`value` itself when it is a finite number (an int if `integer`) >= minimum / > above."""
+def check_number(
+    name: str, value, *, minimum=None, above=None, maximum=None, integer: bool = False
+):
+    """`value` itself when it is a finite number (an int if `integer`) >= minimum / > above /
+    <= maximum."""
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type or not math.isfinite(value):
         kind = "an integer" if integer else "a finite number"
@@ -29,6 +32,8 @@ def check_number(name: str, value, *, minimum=None, above=None, integer: bool = 
         raise UsageError(f"{name} must be >= {minimum}, got {value!r}")
     if above is not None and not value > above:
         raise UsageError(f"{name} must be > {above}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise UsageError(f"{name} must be <= {maximum}, got {value!r}")
     return value
 
 
@@ -77,6 +82,9 @@ def check_writable_folder(path, name: str = "--out") -> Path:
 
 
 def _probe_folder(folder: Path, what: str) -> None:
+    blocking = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise UsageError(f"{what}: {blocking} is a file, not a folder; choose another path")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".svlib-probe-", dir=folder)

@@ -445,7 +445,7 @@ def _check_generate_args(seconds, fps, data_fps, offset, seed, num_videos, trunc
     if data_fps is not None:
         check_number("data_fps (--data-fps)", data_fps, above=0)
     check_number("offset (--offset)", offset, minimum=0)
-    check_number("seed (--seed)", seed, integer=True)
+    check_number("seed (--seed)", seed, minimum=-(2**63), maximum=2**63 - 1, integer=True)
     check_number("num_videos (--num-videos)", num_videos, minimum=1, integer=True)
     check_number("truncation_psi (--truncation)", truncation_psi)
     n = int(round(seconds * fps))

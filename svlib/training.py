@@ -303,6 +303,7 @@ def train(
     SIGINT (Ctrl-C) and SIGTERM stop the run after the current step with a checkpoint; the result
     then has "stopped": the signal's name. A second Ctrl-C aborts at once.
     """
+    _check_batch(cfg)
     cfg = resolve_auto(cfg)
     _check_train_args(cfg, steps, max_minutes, resume, force)
     info = sdist.init_distributed(check_device(device))
@@ -517,7 +518,8 @@ def _log_stats(state: TrainingState, acc: dict[str, list[float]], sec_per_step, 
 
 
 def _check_train_args(cfg: Config, steps, max_minutes, resume, force) -> None:
-    """Refuse values that would train nothing or divide by zero, before anything is built."""
+    """Refuse values that would train nothing, divide by zero or fail deep inside a step, before
+    anything is built. `cfg` is resolved (no `auto` values)."""
     if steps is not None:
         check_number("steps (--steps)", steps, minimum=1, integer=True)
     if max_minutes is not None:
@@ -525,25 +527,46 @@ def _check_train_args(cfg: Config, steps, max_minutes, resume, force) -> None:
     if force and resume is not False:
         raise UsageError("--force starts the run over and --resume continues it: pass only one")
     for field, minimum in _COUNT_FIELDS:
-        check_number(_field_name(field), getattr(cfg.train, field), minimum=minimum, integer=True)
-    check_number(_field_name("total_kimg"), cfg.train.total_kimg, above=0)
+        check_number(_field_name(field), _get(cfg, field), minimum=minimum, integer=True)
+    for field, low, above, high in _RATE_FIELDS:
+        check_number(_field_name(field), _get(cfg, field), minimum=low, above=above, maximum=high)
 
 
-# train.* fields that count things, with their least value
+def _check_batch(cfg: Config) -> None:
+    # before `resolve_auto`, whose auto values divide by the batch size
+    if not isinstance(cfg.train.batch_size, str):
+        check_number(_field_name("train.batch_size"), cfg.train.batch_size, minimum=1, integer=True)
+
+
+# fields that count things, with their least value
 _COUNT_FIELDS = (
-    ("batch_size", 1),
-    ("log_every", 1),
-    ("sample_every", 1),
-    ("checkpoint_every", 1),
-    ("num_workers", 0),
+    ("train.batch_size", 1),
+    ("train.log_every", 1),
+    ("train.sample_every", 1),
+    ("train.checkpoint_every", 1),
+    ("train.num_workers", 0),
+)
+# real-valued fields: (name, minimum, exclusive lower bound, maximum)
+_RATE_FIELDS = (
+    ("train.total_kimg", None, 0, None),
+    ("train.lr_g", None, 0, None),
+    ("train.lr_d", None, 0, None),
+    ("train.r1_gamma", 0, None, None),
+    ("train.augment.p", 0, None, 1),
 )
 
 
+def _get(cfg: Config, field: str):
+    value = cfg
+    for part in field.split("."):
+        value = getattr(value, part)
+    return value
+
+
 def _field_name(field: str) -> str:
-    """'train.FIELD (--flag)': the config field and the CLI flag that sets it."""
-    name = f"train.{field}"
-    flag = next((f for f, names in CLI_FLAGS.items() if name in names), None)
-    return f"{name} (--{flag})" if flag else name
+    """'FIELD (--flag)': the config field and the CLI flag that sets it."""
+    flag = next((f for f, names in CLI_FLAGS.items() if field in names), None)
+    return f"{field} (--{flag})" if flag else field
 
 
 def _nothing_to_train(state: TrainingState, total_steps: int, steps, out: Path) -> dict[str, Any]:

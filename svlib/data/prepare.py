@@ -45,6 +45,8 @@ def prepare_dataset(
         raise ValueError(f"prepare: resolution must be a positive integer, got {resolution!r}")
     if fps is not None and not fps > 0:
         raise ValueError(f"prepare: fps must be positive, got {fps!r}")
+    if max_videos is not None:
+        check_number("max_videos (--max-videos)", max_videos, minimum=1, integer=True)
     ext = ext.lower().lstrip(".")
     if ext not in ("png", "jpg"):
         raise ValueError(f"prepare: ext must be png or jpg, got {ext!r}")
@@ -58,7 +60,6 @@ def prepare_dataset(
         if not files:
             raise ValueError(f"prepare: no video files found in {src}")
     if max_videos is not None:
-        check_number("max_videos (--max-videos)", max_videos, minimum=1, integer=True)
         files, names = files[:max_videos], names[:max_videos]
     check_writable_folder(dst, "dst")
     _recover(dst)

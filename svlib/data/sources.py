@@ -36,7 +36,10 @@ def _open_synthetic(spec: str, resolution: int | None, **kw) -> VideoDataset:
                 f"{resolution} was requested"
             )
         params["resolution"] = resolution
-    return make_synthetic(name, **{**params, **kw})
+    try:
+        return make_synthetic(name, **{**params, **kw})
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"dataset spec {spec!r}: {e}") from None
 
 
 def _check_complete(folder: Path) -> None:

@@ -93,7 +93,7 @@ BAD = {
     ),
     "export onto itself": (["export", "{w}/g.pt", "{w}/g.pt"], "is the source checkpoint"),
     "convert not torchscript": (["convert-i3d", "{w}/g.pt", "{w}/o.pt"], "not a TorchScript"),
-    "unknown option": (["train", "--stepz", "3"], "--stepz"),
+    "unknown option": (T + ["{w}/r", "--stepz", "3"], "--stepz"),
 }
 
 

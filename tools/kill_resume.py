@@ -5,7 +5,8 @@
 An uninterrupted reference run keeps a checkpoint of every step. Then `svlib train --resume` is
 started again and again in one run folder and killed after a random delay (often while it writes a
 checkpoint, since it writes one every step). After each kill, the newest readable checkpoint must
-equal the reference's checkpoint of the same step, tensor for tensor, and a run that reaches the end
+equal the reference's checkpoint of the same step, tensor for tensor (G, D, G_ema, both Adam
+states, ADA, counters), and a run that reaches the end
 must have a log of one line per step. A finished run is started over with --force until enough
 kills were made. Exit status 0 when every check passed.
 """
@@ -52,9 +53,12 @@ def same(a, b, path: str = "") -> list[str]:
     return [] if a == b else [path]
 
 
-def one_life(run: Path, steps: int, delay: float, force: bool) -> tuple[int | None, bool]:
-    """Start training, SIGKILL it after `delay` s; (exit status if it ended first, whether a
-    checkpoint was being written at the kill)."""
+def one_life(
+    run: Path, steps: int, delay: float, force: bool, at_write: bool
+) -> tuple[int | None, bool]:
+    """Start training, SIGKILL it after `delay` s (or, with `at_write`, as soon as it writes a
+    checkpoint after that); (exit status if it ended first, whether a checkpoint was being
+    written at the kill)."""
     args = ["train", "--preset", "tiny", "--data", DATA, "--out", str(run), "--steps", str(steps)]
     args += ["--checkpoint-every", "1", "--force" if force else "--resume"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -65,6 +69,8 @@ def one_life(run: Path, steps: int, delay: float, force: bool) -> tuple[int | No
         stderr=subprocess.DEVNULL,
         env=env,
     )
+    if at_write:
+        return _kill_at_write(p, run, started, delay)
     try:
         return p.wait(timeout=delay), False
     except subprocess.TimeoutExpired:
@@ -74,6 +80,17 @@ def one_life(run: Path, steps: int, delay: float, force: bool) -> tuple[int | No
         p.send_signal(signal.SIGKILL)
         p.wait()
         return None, writing
+
+
+def _kill_at_write(p, run: Path, started: float, delay: float) -> tuple[int | None, bool]:
+    time.sleep(delay)
+    while p.poll() is None:
+        if any(_mtime(t) >= started for t in run.glob("checkpoint-*.pt.*.tmp")):
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            return None, True
+        time.sleep(0.0005)
+    return p.returncode, False
 
 
 def _mtime(path: Path) -> float:
@@ -109,6 +126,9 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=40, help="length of each run")
     ap.add_argument("--min-delay", type=float, default=2.0, help="seconds before a kill, at least")
     ap.add_argument("--max-delay", type=float, default=7.0)
+    ap.add_argument(
+        "--at-write", type=float, default=0.4, help="share of kills aimed at a checkpoint write"
+    )
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     rng = random.Random(a.seed)
@@ -120,7 +140,8 @@ def main() -> int:
         kills = during_write = finished = 0
         force = True
         while kills < a.kills:
-            rc, writing = one_life(run, a.steps, rng.uniform(a.min_delay, a.max_delay), force)
+            delay, at_write = rng.uniform(a.min_delay, a.max_delay), rng.random() < a.at_write
+            rc, writing = one_life(run, a.steps, delay, force, at_write)
             force = False
             step = check_newest(run, ref)
             if rc is None:

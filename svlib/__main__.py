@@ -58,16 +58,8 @@ def _cmd_train(a) -> int:
     from .training import train
 
     cfg = config_from_arguments(a)
-    res = train(
-        cfg,
-        a.data,
-        a.out,
-        steps=a.steps,
-        max_minutes=a.minutes,
-        resume=a.resume,
-        force=a.force,
-        device=a.device,
-    )
+    stop = dict(steps=a.steps, max_minutes=a.minutes)
+    res = train(cfg, a.data, a.out, resume=a.resume, force=a.force, device=a.device, **stop)
     res.pop("G_ema", None)
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(res))

@@ -314,7 +314,10 @@ def train(
             f"{info.world_size}"
         )
     with _RunFolderLock(out, info.is_main):
-        _check_run_folder(out, cfg, resume, force, info.is_main)
+        held = _check_run_folder(out, cfg, resume, force)
+        sdist.barrier(info.world_size)  # every process has looked before the main one writes
+        if held and force and info.is_main:
+            _clear_run(out)
         return _train_in(
             cfg,
             info,
@@ -590,16 +593,13 @@ def _run_contents(out: Path) -> list[str]:
     return names + [p.name for p in list_snapshots(out)]
 
 
-def _check_run_folder(out: Path, cfg: Config, resume, force: bool, is_main: bool) -> None:
+def _check_run_folder(out: Path, cfg: Config, resume, force: bool) -> list[str]:
     """A folder that holds a run is continued (resume, same config), replaced (force) or refused:
-    a fresh run must never mix its checkpoints and config.json with another's."""
+    a fresh run must never mix its checkpoints and config.json with another's. Returns the run
+    files found."""
     held = _run_contents(out)
-    if not held:
-        return
-    if force:
-        if is_main:
-            _clear_run(out)
-        return
+    if not held or force:
+        return held
     if resume is False:
         shown = ", ".join(held[:3]) + (", ..." if len(held) > 3 else "")
         raise UsageError(
@@ -607,12 +607,13 @@ def _check_run_folder(out: Path, cfg: Config, resume, force: bool, is_main: bool
             "delete it and start over, or choose another folder"
         )
     if list_snapshots(out):
-        return  # the checkpoint resumed from is checked against the config
+        return held  # the checkpoint resumed from is checked against the config
     try:
         saved = json.loads((out / "config.json").read_text())
     except (OSError, ValueError):
-        return  # nothing to compare with: a fresh start
+        return held  # nothing to compare with: a fresh start
     _check_resumable(out / "config.json", saved, cfg)
+    return held
 
 
 def _clear_run(out: Path) -> None:

@@ -6,9 +6,11 @@ them needs to know about the other.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+from ..checks import UsageError
 from ..video_io import is_image_file, is_video_file
 from .synthetic import make_synthetic
 from .videos import FrameFolderDataset, VideoDataset, VideoFileDataset, ZipDataset
@@ -34,7 +36,24 @@ def _open_synthetic(spec: str, resolution: int | None, **kw) -> VideoDataset:
                 f"{resolution} was requested"
             )
         params["resolution"] = resolution
-    return make_synthetic(name, **{**params, **kw})
+    try:
+        return make_synthetic(name, **{**params, **kw})
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"dataset spec {spec!r}: {e}") from None
+
+
+def _check_complete(folder: Path) -> None:
+    """A folder that `prepare` left with failed videos is not a dataset yet."""
+    try:
+        failed = json.loads((folder / "dataset.json").read_text()).get("failed")
+    except (OSError, ValueError, AttributeError):
+        return  # no (readable) dataset.json: a folder made by other means
+    if failed:
+        first = next(iter(failed))
+        raise UsageError(
+            f"dataset {folder} is incomplete: prepare failed on {len(failed)} video(s) (first: "
+            f"{first}); fix or remove them and re-run prepare"
+        )
 
 
 def open_dataset(spec, resolution: int | None = None, **kw) -> VideoDataset:
@@ -62,6 +81,7 @@ def open_dataset(spec, resolution: int | None = None, **kw) -> VideoDataset:
         if is_video_file(path):
             return VideoFileDataset(path, resolution=resolution, **kw)
         raise ValueError(f"unsupported dataset file {spec}: expected a .zip or a video file")
+    _check_complete(path)
     has_video = any(is_video_file(p) for p in path.rglob("*"))
     has_image = any(is_image_file(p) for p in path.rglob("*"))
     if has_video and not has_image:

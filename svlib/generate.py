@@ -302,8 +302,7 @@ def edit_content(
     """Videos [len(strengths), T, C, H, W]: w = w_seed + s · direction (direction [w_dim]), the
     seed's motion."""
     G, device = _prepare(G, device)
-    if direction.shape != (G.cfg.w_dim,):
-        raise ValueError(f"direction must be [{G.cfg.w_dim}], got {tuple(direction.shape)}")
+    check_shape(direction, [G.cfg.w_dim], "direction")
     t = frame_times(num_frames, fps_factor, offset)
     z, _ = seed_latents(G, [seed], float(t[-1]), device)
     cc = None if c is None else c.reshape(1, -1).to(device)

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import torch
 
-from .utils import quantize
+from .utils import check_shape, quantize
 
 
 def channels_last(x: torch.Tensor) -> torch.Tensor:
@@ -44,8 +44,7 @@ def video_grid(videos, ncols: int | None = None, pad: int = 1) -> np.ndarray:
     """Tile B videos `[B, T, C, H, W]` (float in [-1,1] or uint8) into one video `[T, H', W', 3]`
     uint8."""
     v = to_uint8(videos)  # [B, T, H, W, C]
-    if v.ndim != 5:
-        raise ValueError(f"video_grid expects [B, T, C, H, W], got shape {tuple(np.shape(videos))}")
+    check_shape(v, ["B", "T", "H", "W", "C"], "video_grid: videos")
     v = to_rgb(v)
     B, T, H, W, _ = v.shape
     ncols = ncols or math.ceil(math.sqrt(B))
@@ -82,8 +81,7 @@ def show_video(
         v = video_grid(frames)
     else:
         v = to_uint8(frames)
-    if v.ndim != 4:
-        raise ValueError(f"show_video expects [T, H, W, 3] frames, got shape {v.shape}")
+    check_shape(v, ["T", "H", "W", "C"], "show_video: frames")
     height = height or max(256, v.shape[1])
     scale = max(1, math.ceil(height / v.shape[1]))
     if scale > 1:

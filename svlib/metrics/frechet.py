@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..utils import check_shape
+
 
 def _as_np64(x) -> np.ndarray:
     if isinstance(x, torch.Tensor):
@@ -43,15 +45,14 @@ class FeatureStats:
 
     def append(self, x) -> None:
         x = _as_np64(x)  # [N, D]
-        if x.ndim != 2:
-            raise ValueError(f"FeatureStats.append: features must be [N, D], got shape {x.shape}")
+        check_shape(
+            x, ["N", "D" if self.dim is None else self.dim], "FeatureStats.append: features"
+        )
         if self.max_items is not None:
             x = x[: max(self.max_items - self.num_items, 0)]
         if self.dim is None:
             self.dim = x.shape[1]
             self.sum, self.sum_outer = np.zeros(self.dim), np.zeros((self.dim, self.dim))
-        if x.shape[1] != self.dim:
-            raise ValueError(f"FeatureStats.append: feature dim {x.shape[1]} != {self.dim}")
         self.num_items += x.shape[0]
         self.sum += x.sum(0)
         self.sum_outer += x.T @ x

@@ -314,7 +314,8 @@ def rates(u: dict) -> dict:
 # is min(count x step time, cap). Chapters 0-5 use the book sizes under the gpu profile and their
 # work is CPU-side (rendering, plots, small model passes), and chapter 10 counts the FLOPs of the
 # paper256 preset on the CPU under both profiles: their fixed part is the CPU book time.
-N9 = 2048  # chapter 9's full protocol: 2048 real and 2048 generated videos
+N9 = 512  # chapter 9 under the gpu profile: 512 real and 512 generated videos per 16-frame metric
+N9_128 = 128  # and 128 of each for FVD128 (whole 128-frame clips through I3D)
 WORK = {
     "04_sparse_sampling": [("paper256 G and D built on the CPU, 3 times", "build_paper256_s", 3)],
     "06_training": [
@@ -334,25 +335,29 @@ WORK = {
         ("real frames rendered on the CPU: 16 videos x 1024", "render_s", 16 * 1024),
     ],
     "09_evaluation": [
-        ("I3D, 16-frame clips: 512 + 4 x 512 (N = 512 table)", "i3d16", 512 + 4 * 512),
-        ("I3D, 16-frame clips: fvd16 and fvd128_sub8, 2 x (2048 + 2048)", "i3d16", 4 * N9),
-        ("I3D, 128-frame clips: fvd128, 2048 + 2048", "i3d128", 2 * N9),
+        ("I3D, 16-frame clips: 256 + 4 x 256 (N = 256 table)", "i3d16", 256 + 4 * 256),
+        ("I3D, 16-frame clips: fvd16 and fvd128_sub8, 2 x (512 + 512)", "i3d16", 4 * N9),
+        ("I3D, 128-frame clips: fvd128, 128 + 128", "i3d128", 2 * N9_128),
         (
-            "generated frames: 2 x 512 x 16 + 2048 x (16 + 16 + 128) + proxies",
+            "generated frames: 2 x 256 x 16 + 512 x (16 + 16) + 128 x 128 + proxies",
             "frame",
-            2 * 512 * 16 + N9 * 160 + 4 * (256 * 16 + 1040),
+            2 * 256 * 16 + N9 * 32 + N9_128 * 128 + 4 * (256 * 16 + 1040),
         ),
         (
-            "real frames rendered on the CPU: 3 x 512 x 16 + 2048 x 160 + proxies",
+            "real frames rendered on the CPU: 3 x 256 x 16 + 512 x 32 + 128 x 128 + proxies",
             "render_s",
-            3 * 512 * 16 + N9 * 160 + 2 * (256 * 16 + 1040),
+            3 * 256 * 16 + N9 * 32 + N9_128 * 128 + 2 * (256 * 16 + 1040),
         ),
     ],
     "10_scaling_up": [
-        ("precision / compile timing: 3 x 40 steps, colab preset at 128²", "step_colab128", 120),
+        (
+            "precision / compile timing: 3 x 20 steps of batch 8, colab preset at 128²",
+            "step_colab128",
+            60 / 4,
+        ),
         # G+D forward + backward, batch 8 (a quarter of a batch-32 step), 2 x 13 times
         ("StyleGAN-V vs StyleGAN2 step timing, batch 8", "step_colab128", 26 / 4),
-        ("Colab recipe: training stopped after 20 min", "step_colab128", 10**9, 1200),
+        ("Colab recipe: training stopped after 4 min", "step_colab128", 10**9, 240),
     ],
 }
 CPU_SIDE = [

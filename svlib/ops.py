@@ -62,23 +62,33 @@ def upfirdn2d(
     decimation by `down`.
 
     x: [N, C, H, W]; f: [kh, kw] (2D). Output size: (H*up + y0 + y1 - kh) // down + 1 (same for W).
-    Pure torch: a depthwise conv2d (groups=C) with the flipped filter, so it runs on any device and
-    under autocast.
+    Pure torch, so it runs on any device and under autocast: a depthwise conv2d (groups=C), or for
+    up > 1 a depthwise stride-`up` transposed conv, which skips the products with inserted zeros.
+    The symmetric part of the padding (or crop) is left to the conv, which then reads no padded
+    copy of x, and decimation is the conv's stride.
     """
     check_shape(x, ["N", "C", "H", "W"], "upfirdn2d: x")
-    N, C, H, W = x.shape
+    C = x.shape[1]
+    kh, kw = f.shape
     x0, x1, y0, y1 = _pad4(padding)
-    if up > 1:  # zero insertion: each sample followed by up-1 zeros
-        x = x.reshape(N, C, H, 1, W, 1)
-        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
-        x = x.reshape(N, C, H * up, W * up)
-    x = F.pad(x, [x0, x1, y0, y1])  # negative values crop
-    w = (f * gain).flip([0, 1]).to(x.dtype)  # true convolution; [1,3,3,1] is symmetric anyway
-    w = w[None, None].expand(C, 1, *f.shape)  # [C, 1, kh, kw]
-    x = F.conv2d(x, w, groups=C)
-    if down > 1:
-        x = x[:, :, ::down, ::down]
-    return x
+    w = (f * gain).to(x.dtype)[None, None].expand(C, 1, kh, kw)  # [C, 1, kh, kw]
+    if up > 1:
+        # transposed conv = zero insertion + true convolution with w, over the span
+        # [-(k-1), H*up - up + k - 1) of the zero-inserted signal; pad (or crop) to [-p0, H*up + p1)
+        x0, x1, y0, y1 = x0 - (kw - 1), x1 + up - kw, y0 - (kh - 1), y1 + up - kh
+        cx, cy = max(-max(x0, x1), 0), max(-max(y0, y1), 0)  # symmetric crop: the conv's padding
+        x = F.conv_transpose2d(x, w, stride=up, padding=(cy, cx), groups=C)
+        x = _pad_rest(x, x0 + cx, x1 + cx, y0 + cy, y1 + cy)
+        return x[:, :, ::down, ::down] if down > 1 else x
+    px, py = max(min(x0, x1), 0), max(min(y0, y1), 0)  # symmetric padding: the conv's own
+    x = _pad_rest(x, x0 - px, x1 - px, y0 - py, y1 - py)
+    # cross-correlation with the flipped filter = true convolution ([1,3,3,1] is symmetric anyway)
+    return F.conv2d(x, w.flip([2, 3]), padding=(py, px), stride=down, groups=C)
+
+
+def _pad_rest(x: torch.Tensor, x0: int, x1: int, y0: int, y1: int) -> torch.Tensor:
+    """F.pad by (x0, x1, y0, y1) (negative values crop), skipped when all are zero."""
+    return F.pad(x, [x0, x1, y0, y1]) if (x0, x1, y0, y1) != (0, 0, 0, 0) else x
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:

@@ -119,24 +119,28 @@ def bias_act(
 ) -> torch.Tensor:
     """y = clamp(act(x + b) * gain, ±clamp).
 
-    gain defaults to √2 for (l)relu (keeps the variance), 1 for linear.
+    gain defaults to √2 for (l)relu (keeps the variance), 1 for linear. Computed as
+    clamp(act(gain·x + gain·b)) (the activations commute with a gain >= 0) in three passes over x,
+    with `hardtanh` as the clamp, whose backward is one pass too.
     """
     if act not in ACT_GAIN:
         raise ValueError(f"bias_act: unknown activation {act!r}; choose one of {sorted(ACT_GAIN)}")
+    gain = ACT_GAIN[act] if gain is None else gain
+    if gain < 0:
+        raise ValueError(f"bias_act: gain must be >= 0, got {gain}")
+    y = x
     if b is not None:
         shape = [1] * x.ndim
         shape[dim] = -1
-        x = x + b.to(x.dtype).reshape(shape)
-    if act == "lrelu":
-        x = F.leaky_relu(x, alpha)
-    elif act == "relu":
-        x = F.relu(x)
-    gain = ACT_GAIN[act] if gain is None else gain
-    if gain != 1:
-        x = x * gain
+        y = torch.add(b.to(x.dtype).reshape(shape) * gain, x, alpha=gain)  # gain·x + gain·b
+    elif gain != 1:
+        y = x * gain
+    if act != "linear":  # relu as slope 0: leaky_relu saves its input, so y may be clamped in place
+        y = F.leaky_relu(y, alpha if act == "lrelu" else 0.0)
     if clamp is not None and clamp >= 0:
-        x = x.clamp(-clamp, clamp)
-    return x
+        # in place when y is our own intermediate (no op above saved it for its backward)
+        y = F.hardtanh(y, -clamp, clamp, inplace=y is not x)
+    return y
 
 
 def conv2d_resample(

@@ -128,19 +128,17 @@ def bias_act(
     gain = ACT_GAIN[act] if gain is None else gain
     if gain < 0:
         raise ValueError(f"bias_act: gain must be >= 0, got {gain}")
-    y = x
     if b is not None:
         shape = [1] * x.ndim
         shape[dim] = -1
-        y = torch.add(b.to(x.dtype).reshape(shape) * gain, x, alpha=gain)  # gain·x + gain·b
+        x = torch.add(b.to(x.dtype).reshape(shape) * gain, x, alpha=gain)  # gain·x + gain·b
     elif gain != 1:
-        y = x * gain
-    if act != "linear":  # relu as slope 0: leaky_relu saves its input, so y may be clamped in place
-        y = F.leaky_relu(y, alpha if act == "lrelu" else 0.0)
+        x = x * gain
+    if act != "linear":
+        x = F.leaky_relu(x, alpha if act == "lrelu" else 0.0)  # relu: slope 0
     if clamp is not None and clamp >= 0:
-        # in place when y is our own intermediate (no op above saved it for its backward)
-        y = F.hardtanh(y, -clamp, clamp, inplace=y is not x)
-    return y
+        x = F.hardtanh(x, -clamp, clamp)
+    return x
 
 
 def conv2d_resample(

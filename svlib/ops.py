@@ -149,20 +149,23 @@ def conv2d_resample(
     down: int = 1,
     padding: int = 0,
     groups: int = 1,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """conv2d with FIR resampling: upsample2d -> conv or conv -> downsample2d, up to borders.
 
     up=2: a stride-2 transposed conv at the low resolution, then the FIR filter with gain 4 (4x
     fewer MACs than convolving the upsampled image). down=2: the FIR filter, then a stride-2 conv
-    (1x1 convs: decimate first).
-    x: [N, groups*I, H, W]; w: [groups*O, I, kh, kw].
+    (1x1 convs: decimate first). `bias` is added to the output, by the conv itself unless the FIR
+    filter comes last.
+    x: [N, groups*I, H, W]; w: [groups*O, I, kh, kw]; bias: [groups*O].
     """
     if up > 1 and down > 1:
         raise ValueError("conv2d_resample: up and down together are not supported")
     kw = w.shape[-1]
     w = w.to(x.dtype)
+    b = None if bias is None else bias.to(x.dtype)
     if up == 1 and down == 1:
-        return F.conv2d(x, w, padding=padding, groups=groups)
+        return F.conv2d(x, w, b, padding=padding, groups=groups)
     if f is None:
         raise ValueError("conv2d_resample: a resampling filter f is required when up or down > 1")
     fk = f.shape[-1]
@@ -171,9 +174,9 @@ def conv2d_resample(
         p1 = padding + (fk - down) // 2
         if kw == 1:  # 1x1: low-pass + decimate first, then the cheap conv at low resolution
             x = upfirdn2d(x, f, down=down, padding=(p0, p1, p0, p1))
-            return F.conv2d(x, w, groups=groups)
+            return F.conv2d(x, w, b, groups=groups)
         x = upfirdn2d(x, f, padding=(p0, p1, p0, p1))
-        return F.conv2d(x, w, stride=down, groups=groups)
+        return F.conv2d(x, w, b, stride=down, groups=groups)
     # up > 1: transposed conv does the zero insertion and the conv in one op
     p0 = padding + (fk + up - 1) // 2 - (kw - 1)
     p1 = padding + (fk - up) // 2 - (kw - up)
@@ -183,7 +186,8 @@ def conv2d_resample(
     wt = w.flip([2, 3]).reshape(groups, O, I, kw, kw).transpose(1, 2)  # [g, I, O, k, k]
     wt = wt.reshape(groups * I, O, kw, kw)  # [g*I, O, k, k]
     x = F.conv_transpose2d(x, wt, stride=up, groups=groups)
-    return upfirdn2d(x, f, padding=(p0, p1, p0, p1), gain=up**2)
+    x = upfirdn2d(x, f, padding=(p0, p1, p0, p1), gain=up**2)
+    return x if b is None else x + b[:, None, None]
 
 
 def modulated_weight(

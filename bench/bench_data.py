@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from svlib.config import SamplingConfig
-from svlib.datasets import ClipDataset, open_dataset
-from svlib.synthetic import SYNTHETIC, make_synthetic
+from svlib.data import SYNTHETIC, ClipDataset, make_synthetic, open_dataset
 from svlib.video_io import read_video, write_frames, write_video
 
 

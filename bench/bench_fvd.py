@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/bench_fvd.py [--batch 2] [--iters 3] [--res 64] [--untrained]
 
-Runs on CPU and, when available, CUDA (fp32). Input: uint8 [B, 16, res, res, 3], resized to 224 inside,
-exactly as `compute_fvd` feeds the detector. FVD2048 needs 4096 clips (2048 real + 2048 fake): the script
-prints the implied time.
+Runs on CPU and, when available, CUDA (fp32). Input: uint8 [B, 16, res, res, 3], resized to 224
+inside, exactly as `compute_fvd` feeds the detector. FVD2048 needs 4096 clips (2048 real + 2048
+fake): the script prints the implied time.
 """
 
 import argparse
@@ -53,7 +53,8 @@ def main():
         b = a.batch if dev.type == "cpu" else max(a.batch, 16)
         cps = bench(det, dev, b, a.iters, a.res)
         print(
-            f"{dev.type:5s} batch {b:3d}: {cps:8.2f} clips/s (16 frames) -> FVD2048 (4096 clips) ≈ {4096 / cps / 60:.1f} min"
+            f"{dev.type:5s} batch {b:3d}: {cps:8.2f} clips/s (16 frames) -> "
+            f"FVD2048 (4096 clips) ≈ {4096 / cps / 60:.1f} min"
         )
 
 

@@ -1,11 +1,12 @@
 """Long-video generation: seconds per frame and peak memory for 256, 1,024 and 10,000 frames.
 
-Each length runs in a fresh subprocess so the peak resident memory (CPU) or the peak CUDA allocation (GPU) is
-that run's own. Frames are generated in chunks and streamed into ffmpeg (svlib.generate.generate_to_file), so
-memory should stay flat as the video grows. `--sink none` generates and quantizes the same chunks but encodes
-nothing (for machines without ffmpeg, and to time the generator alone).
+Each length runs in a fresh subprocess so the peak resident memory (CPU) or the peak CUDA
+allocation (GPU) is that run's own. Frames are generated in chunks and streamed into ffmpeg
+(svlib.generate.generate_to_file), so memory should stay flat as the video grows. `--sink none`
+generates and quantizes the same chunks but encodes nothing (for machines without ffmpeg, and to
+time the generator alone).
 
-    python bench/bench_generate.py                         # the cpu preset, an untrained G (speed/memory only)
+    python bench/bench_generate.py  # the cpu preset, an untrained G (speed/memory only)
     python bench/bench_generate.py --ckpt svlib/assets/shapes32.pt --lengths 256 1024 10000
 """
 
@@ -26,17 +27,19 @@ from svlib.utils import quantize
 ckpt, out, n, chunk = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 dev = svlib.default_device()
 t0 = time.time()
-if out == "none":  # the generator alone: generate_to_file's chunks, quantized and moved to the CPU, then dropped
+# the generator alone: generate_to_file's chunks, quantized and moved to the CPU, then dropped
+if out == "none":
     G, _ = load_generator(ckpt, device=dev)
     for x in iter_video(G, n, chunk_size=chunk):
         quantize(x).cpu()
 else:
-    generate_to_file(ckpt, out, seconds=n / 25, fps=25, chunk_size=chunk, device=dev, progress=False)
+    generate_to_file(ckpt, out, seconds=n / 25, fps=25, chunk_size=chunk, device=dev,
+                     progress=False)
 dt = time.time() - t0
 peak_cuda = torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else None
 print(json.dumps({"frames": n, "seconds": dt, "sec_per_frame": dt / n,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "peak_cuda_mb": peak_cuda,
-                  "device": str(dev)}))
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "peak_cuda_mb": peak_cuda, "device": str(dev)}))
 """
 
 

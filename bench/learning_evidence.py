@@ -29,7 +29,7 @@ import torch
 
 import svlib
 from svlib.checkpoint import load_checkpoint, load_generator
-from svlib.datasets import open_dataset
+from svlib.data import open_dataset
 from svlib.metrics import calc_metrics, generate_clips
 from svlib.metrics.i3d import load_i3d
 

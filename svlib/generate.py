@@ -13,9 +13,17 @@ Timestamps are t = offset + arange(num_frames) / fps_factor.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import torch
 
+from .checks import (
+    UsageError,
+    check_device,
+    check_number,
+    check_writable_file,
+    check_writable_folder,
+)
 from .config import MotionConfig
 from .generator import Generator
 from .utils import check_shape, quantize
@@ -368,19 +376,21 @@ def generate_to_file(
     The output plays at `fps`; one second covers `data_fps` training frames (default: = fps), so fps
     > data_fps samples between training frames (frame-rate upsampling). Frames are produced and
     encoded chunk by chunk (`VideoWriter`), so memory stays flat for videos of any length.
-    `num_videos` videos (seeds seed, seed+1, ...) are tiled into one grid. Returns the output path.
-    """
-    from pathlib import Path
+    `num_videos` videos (seeds seed, seed+1, ...) are tiled into one grid. `ckpt` may be a run
+    folder (its newest readable checkpoint). Returns the output path.
 
+    Every argument and the destination are checked before the checkpoint is loaded; a bad one
+    raises `UsageError` (a ValueError) naming it.
+    """
     from .checkpoint import load_generator
     from .utils import default_device
     from .video_io import VideoWriter, write_frames
     from .viz import video_grid
 
-    n = int(round(seconds * fps))
-    if n < 1:
-        raise ValueError(f"--seconds {seconds} at --fps {fps} gives no frames")
-    G, _ = load_generator(ckpt, device=device or default_device())
+    out, to_file = _check_output(out)
+    n = _check_generate_args(seconds, fps, data_fps, offset, seed, num_videos, truncation_psi)
+    check_number("chunk_size (--chunk)", chunk_size, minimum=1, integer=True)
+    G, _ = load_generator(ckpt, device=check_device(device) or default_device())
     chunks = iter_video(
         G,
         n,
@@ -392,8 +402,6 @@ def generate_to_file(
         chunk_size=chunk_size,
         progress=progress,
     )
-    out = Path(out)
-    to_file = out.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm", ".avi")
     writer = VideoWriter(out, fps=fps) if to_file else None
     done = 0
     try:
@@ -409,3 +417,38 @@ def generate_to_file(
             writer.abort()
         raise
     return writer.close() if writer is not None else out
+
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
+
+
+def _check_output(out) -> tuple[Path, bool]:
+    """(path, is a video file): a video suffix, or no suffix for a folder of PNG frames."""
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix in VIDEO_SUFFIXES:
+        return check_writable_file(out, "--out"), True
+    if suffix and not out.is_dir():
+        raise UsageError(
+            f"--out {out}: {suffix} is not a video format svlib writes; use "
+            f"{'/'.join(VIDEO_SUFFIXES)}, or a folder name for PNG frames"
+        )
+    if out.is_dir() and any(out.glob("*.png")):
+        raise UsageError(f"--out {out} already holds PNG frames; choose an empty or new folder")
+    return check_writable_folder(out, "--out"), False
+
+
+def _check_generate_args(seconds, fps, data_fps, offset, seed, num_videos, truncation_psi) -> int:
+    """The number of frames the arguments give, after checking each of them."""
+    check_number("seconds (--seconds)", seconds, above=0)
+    check_number("fps (--fps)", fps, above=0)
+    if data_fps is not None:
+        check_number("data_fps (--data-fps)", data_fps, above=0)
+    check_number("offset (--offset)", offset, minimum=0)
+    check_number("seed (--seed)", seed, minimum=-(2**63), maximum=2**63 - 1, integer=True)
+    check_number("num_videos (--num-videos)", num_videos, minimum=1, integer=True)
+    check_number("truncation_psi (--truncation)", truncation_psi)
+    n = int(round(seconds * fps))
+    if n < 1:
+        raise UsageError(f"--seconds {seconds} at --fps {fps} gives no frames; ask for more")
+    return n

@@ -1,5 +1,5 @@
 """StyleGAN-V objectives: non-saturating logistic loss, R1 on reals, lazy-regularisation Adam
-rescaling, and the EMA of G (design spec §3).
+rescaling, and the EMA of G (as in the official StyleGAN-V code).
 
 D is any callable D(x [B, F, C, H, W], t [B, F], c) -> logits ([B] for the holistic video D,
 [B, F] for the per-frame image D). `augment` (an `AugmentPipe` or None) is applied to reals and

@@ -18,6 +18,10 @@ import copy
 import json
 import math
 import os
+import shutil
+import signal
+import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -29,12 +33,34 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+try:
+    import fcntl
+except ImportError:  # Windows: no run-folder lock
+    fcntl = None
+
 from . import dist as sdist
+from . import video_io
 from .augment import AdaController, AugmentPipe
-from .checkpoint import latest_checkpoint, load_checkpoint, prune_snapshots, save_checkpoint
-from .config import RESUMABLE_FIELDS, Config, config_diff, resolve_auto
-from .datasets import ClipDataset, VideoDataset, open_dataset
+from .checkpoint import (
+    CheckpointError,
+    latest_checkpoint,
+    list_snapshots,
+    prune_snapshots,
+    remove_temporaries,
+    resolve_checkpoint,
+    save_checkpoint,
+)
+from .checks import (
+    UsageError,
+    check_device,
+    check_number,
+    check_writable_folder,
+    write_text_atomic,
+)
+from .config import CLI_FLAGS, RESUMABLE_FIELDS, Config, config_diff, resolve_auto
+from .data import StepBatches, VideoDataset, open_dataset, step_loader
 from .discriminator import Discriminator
+from .generate import generate_frames
 from .generator import Generator
 from .losses import (
     d_loss,
@@ -45,51 +71,8 @@ from .losses import (
     r1_penalty,
 )
 from .models import build_models
-from .sampling import sample_fake_times
 from .utils import amp_dtype, autocast, check_shape
-
-# ----------------------------------------------------------------------------------------------
-# Data: one deterministic batch per (step, rank)
-
-
-class StepBatches(torch.utils.data.Dataset):
-    """Item `step` is this rank's batch of real clips and fake timestamps for that training step.
-
-    Indexing by step (not by video) makes the data stream a pure function of (seed, step, rank):
-    DataLoader workers can prefetch it, and a resumed run sees the same batches as an uninterrupted one.
-    """
-
-    def __init__(self, videos: VideoDataset, cfg: Config, batch: int, rank: int = 0):
-        self.clips = ClipDataset(videos, cfg.sampling, mirror=cfg.train.mirror, seed=cfg.train.seed)
-        self.s, self.batch, self.rank, self.seed = cfg.sampling, batch, rank, cfg.train.seed
-
-    def __len__(self) -> int:
-        return 2**62
-
-    def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, step, self.rank, 1])
-        items = [
-            self.clips.clip(int(k), rng) for k in rng.integers(0, len(self.clips), size=self.batch)
-        ]
-        fake_t = sample_fake_times(self.batch, self.clips.clip_lengths, self.s, rng)
-        return {
-            "frames": torch.stack([it["frames"] for it in items]),  # [b, F, 3, H, W] uint8
-            "t": torch.stack([it["t"] for it in items]),  # [b, F]
-            "t_fake": torch.as_tensor(fake_t, dtype=torch.float32),
-        }  # [b, F]
-
-
-def _loader(ds: StepBatches, start_step: int, num_workers: int):
-    return torch.utils.data.DataLoader(
-        ds,
-        batch_size=None,
-        sampler=range(start_step, 2**62),
-        num_workers=num_workers,
-        pin_memory=torch.cuda.is_available(),
-        persistent_workers=False,
-        prefetch_factor=2 if num_workers else None,
-    )
-
+from .viz import video_grid
 
 # ----------------------------------------------------------------------------------------------
 # The training state and one step
@@ -283,17 +266,6 @@ def train_step(
     return stats
 
 
-@torch.no_grad()
-def sample_grid(G, z, motion_z, num_frames: int, fps_factor: float = 1.0, chunk: int = 16):
-    """Frames of fixed preview videos: `[B, T, 3, H, W]` in [-1, 1]."""
-    t_all = torch.arange(num_frames, device=z.device, dtype=torch.float32) / fps_factor
-    outs = []
-    for s in range(0, num_frames, chunk):
-        t = t_all[s : s + chunk].expand(z.shape[0], -1)
-        outs.append(G(z, t, motion_z=motion_z).float().cpu())
-    return torch.cat(outs, dim=1)
-
-
 def train(
     cfg: Config,
     data: str | VideoDataset,
@@ -302,6 +274,7 @@ def train(
     steps: int | None = None,
     max_minutes: float | None = None,
     resume: bool | str = False,
+    force: bool = False,
     device: str | torch.device | None = None,
     progress: bool = True,
     sample_frames: int = 32,
@@ -316,26 +289,60 @@ def train(
     data:        a dataset spec (folder, .zip, folder of videos, "synthetic:NAME?...") or a
                  `VideoDataset`.
     out_dir:     run folder: `log.jsonl`, `config.json`, `checkpoint-<step>.pt`,
-                 `samples/step-<step>.mp4`.
+                 `samples/step-<step>.mp4`. A folder that already holds a run is refused unless
+                 `resume` continues it or `force` deletes it first.
     steps:       stop after this many steps (default: `cfg.train.total_kimg` thousand frames).
     max_minutes: also stop after this much wall time (a checkpoint is written on stop).
-    resume:      True = continue from the newest readable checkpoint in `out_dir` (if any);
-                 a path = continue from that checkpoint. The config must match the checkpoint's
-                 except for `RESUMABLE_FIELDS` (length, intervals, workers, compile).
+    resume:      True = continue from the newest readable checkpoint in `out_dir` (a fresh start
+                 when it has none yet; an error when none of its checkpoints is readable);
+                 a path = continue from that checkpoint file or run folder. The config must match
+                 the checkpoint's except for `RESUMABLE_FIELDS` (length, intervals, workers,
+                 compile).
+    force:       start afresh in a folder that holds another run, deleting its files first.
     callback:    called as `callback(step, stats)` at every log line (e.g. a live plot).
+
+    SIGINT (Ctrl-C) and SIGTERM stop the run after the current step with a checkpoint; the result
+    then has "stopped": the signal's name. A second Ctrl-C aborts at once.
     """
-    info = sdist.init_distributed(device)
-    dev, cfg = info.device, resolve_auto(cfg)
-    tc, out = cfg.train, Path(out_dir)
+    _check_batch(cfg)
+    cfg = resolve_auto(cfg)
+    _check_train_args(cfg, steps, max_minutes, resume, force)
+    info = sdist.init_distributed(check_device(device))
+    tc, out = cfg.train, check_writable_folder(out_dir, "out_dir (--out)")
     if tc.batch_size % info.world_size:
-        raise ValueError(
+        raise UsageError(
             f"batch_size {tc.batch_size} is not divisible by the number of processes "
             f"{info.world_size}"
         )
+    with _RunFolderLock(out, info.is_main):
+        held = _check_run_folder(out, cfg, resume, force)
+        sdist.barrier(info.world_size)  # every process has looked before the main one writes
+        if held and force and info.is_main:
+            _clear_run(out)
+        return _train_in(
+            cfg,
+            info,
+            data,
+            out,
+            steps,
+            max_minutes,
+            resume,
+            progress,
+            callback,
+            sample_frames,
+            num_preview,
+        )
+
+
+def _train_in(
+    cfg, info, data, out, steps, max_minutes, resume, progress, callback, sample_frames, num_preview
+) -> dict[str, Any]:
+    """The body of `train` once its arguments and run folder are checked."""
+    dev, tc = info.device, cfg.train
     batch = tc.batch_size // info.world_size
     videos = _open_videos(data, cfg)
     state = TrainingState.create(cfg, dev)
-    found = _find_checkpoint(resume, out, dev)
+    found = _find_checkpoint(resume, out, dev, state)
     if found is not None:
         _check_resumable(found[0], found[1]["config"], cfg)
         state.load_state_dict(found[1])
@@ -348,18 +355,13 @@ def train(
         if steps is not None
         else math.ceil(tc.total_kimg * 1000 / (tc.batch_size * cfg.sampling.num_frames))
     )
+    if total_steps <= state.step:
+        return _nothing_to_train(state, total_steps, steps, out)
     if info.is_main:
-        out.mkdir(parents=True, exist_ok=True)
         (out / "samples").mkdir(exist_ok=True)
-        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    G, G_ema = state.G, state.G_ema
-    gen = torch.Generator().manual_seed(tc.seed + 12345)  # fixed preview latents
-    prev_z = torch.randn(num_preview, cfg.G.z_dim, generator=gen).to(dev)
-    prev_mz = (
-        G.sample_motion_z(num_preview, sample_frames, generator=gen).to(dev)
-        if cfg.G.motion
-        else None
-    )
+        remove_temporaries(out)
+        write_text_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
+        _trim_log(out / "log.jsonl", state.step)
 
     def checkpoint() -> None:
         if not info.is_main:
@@ -369,26 +371,25 @@ def train(
         prune_snapshots(out, keep=3)
 
     def write_samples() -> None:
+        # The preview videos are those of seeds 0..num_preview-1: what
+        # `svlib generate --seed 0 --num-videos N` draws from this checkpoint.
         if not info.is_main:
             return
-        from .video_io import ffmpeg_exe, write_frames, write_video
-        from .viz import video_grid
-
-        grid = video_grid(sample_grid(G_ema, prev_z, prev_mz, sample_frames))  # [T, H, W, 3] uint8
+        frames = generate_frames(
+            state.G_ema, sample_frames, seed=0, num_videos=num_preview, chunk_size=16
+        )  # [N, T, 3, H, W]
+        grid = video_grid(frames)  # [T, H', W', 3] uint8
+        name = out / "samples" / f"step-{state.step:07d}"
         try:
-            ffmpeg_exe()
-        except (
-            RuntimeError
-        ) as e:  # a bare GPU box without ffmpeg must not lose the run over a preview
-            warnings.warn(
-                f"{e}; sample videos are written as PNG frames instead"
-            )  # shown once (same text)
-            write_frames(out / "samples" / f"step-{state.step:07d}", grid)
+            video_io.ffmpeg_exe()
+        except RuntimeError as e:
+            # a bare GPU box without ffmpeg must not lose the run over a preview (warned once)
+            warnings.warn(f"{e}; sample videos are written as PNG frames instead", stacklevel=2)
+            video_io.write_frames(name, grid)
             return
-        write_video(out / "samples" / f"step-{state.step:07d}.mp4", grid, fps=12)
+        video_io.write_video(name.with_suffix(".mp4"), grid, fps=12)
 
     # --- the loop -------------------------------------------------------------------------------
-    loader = iter(_loader(StepBatches(videos, cfg, batch, info.rank), state.step, tc.num_workers))
     bar = tqdm(
         total=total_steps,
         initial=state.step,
@@ -401,48 +402,56 @@ def train(
     acc: dict[str, list[float]] = {}
     t_start, t_log, steps_since_log = time.time(), time.time(), 0
     wall0 = state.wall_time
-    log_f = open(out / "log.jsonl", "a") if info.is_main else None
-    try:
-        while state.step < total_steps:
-            if max_minutes is not None and (time.time() - t_start) > max_minutes * 60:
-                break
-            g = step_generator(tc.seed, state.step, info.rank)
-            step_stats = train_step(state, next(loader), g, dtype=dtype, world_size=info.world_size)
-            for k, v in step_stats.items():
-                acc.setdefault(k, []).append(v)
-            steps_since_log += 1
-
-            if state.step % tc.log_every == 0 or state.step == total_steps:
-                now = time.time()
-                stats = _log_stats(
-                    state, acc, (now - t_log) / steps_since_log, wall0 + now - t_start
+    with _StopOnSignal(info.world_size, dev) as stop:
+        batches = StepBatches(videos, cfg, batch, info.rank)
+        loader = stop.start_workers(lambda: iter(step_loader(batches, state.step, tc.num_workers)))
+        log_f = open(out / "log.jsonl", "a") if info.is_main else None
+        try:
+            while state.step < total_steps and not stop.requested():
+                if max_minutes is not None and (time.time() - t_start) > max_minutes * 60:
+                    break
+                g = step_generator(tc.seed, state.step, info.rank)
+                step_stats = train_step(
+                    state, next(loader), g, dtype=dtype, world_size=info.world_size
                 )
-                if log_f:
-                    log_f.write(json.dumps(stats) + "\n")
-                    log_f.flush()
-                shown = ("loss_G", "loss_D", "augment_p", "videos_per_sec")
-                bar.set_postfix({k: f"{stats[k]:.3g}" for k in shown})
-                if callback is not None and info.is_main:
-                    callback(state.step, stats)
-                acc, t_log, steps_since_log = {}, now, 0
-            bar.update(1)
-            state.wall_time = wall0 + time.time() - t_start
-            if state.step % tc.sample_every == 0:
-                write_samples()
-            if state.step % tc.checkpoint_every == 0:
-                checkpoint()
-    finally:
-        bar.close()
-        if log_f:
-            log_f.close()
-    # a final snapshot unless the loop just wrote one
-    state.wall_time = wall0 + time.time() - t_start
-    if not (state.step % tc.checkpoint_every == 0 and state.step > 0):
-        checkpoint()
-    if not state.step % tc.sample_every == 0:
-        write_samples()
-    sdist.barrier(info.world_size)
-    return {**stats, "step": state.step, "out_dir": str(out), "G_ema": G_ema}
+                for k, v in step_stats.items():
+                    acc.setdefault(k, []).append(v)
+                steps_since_log += 1
+
+                if state.step % tc.log_every == 0 or state.step == total_steps:
+                    now = time.time()
+                    stats = _log_stats(
+                        state, acc, (now - t_log) / steps_since_log, wall0 + now - t_start
+                    )
+                    if log_f:
+                        log_f.write(json.dumps(stats) + "\n")
+                        log_f.flush()
+                    shown = ("loss_G", "loss_D", "augment_p", "videos_per_sec")
+                    bar.set_postfix({k: f"{stats[k]:.3g}" for k in shown})
+                    if callback is not None and info.is_main:
+                        callback(state.step, stats)
+                    acc, t_log, steps_since_log = {}, now, 0
+                bar.update(1)
+                state.wall_time = wall0 + time.time() - t_start
+                if state.step % tc.sample_every == 0 and not stop.signum:
+                    write_samples()
+                if state.step % tc.checkpoint_every == 0:
+                    checkpoint()
+        finally:
+            bar.close()
+            if log_f:
+                log_f.close()
+        # a final snapshot unless the loop just wrote one (a signal now waits for it)
+        state.wall_time = wall0 + time.time() - t_start
+        if not (state.step % tc.checkpoint_every == 0 and state.step > 0):
+            checkpoint()
+        if not state.step % tc.sample_every == 0 and not stop.signum:
+            write_samples()
+        sdist.barrier(info.world_size)
+    res = {**stats, "step": state.step, "out_dir": str(out), "G_ema": state.G_ema}
+    if stop.signum:
+        res["stopped"] = signal.Signals(stop.signum).name
+    return res
 
 
 def _open_videos(data: str | os.PathLike | VideoDataset, cfg: Config) -> VideoDataset:
@@ -459,11 +468,31 @@ def _open_videos(data: str | os.PathLike | VideoDataset, cfg: Config) -> VideoDa
     return videos
 
 
-def _find_checkpoint(resume: bool | str | os.PathLike, out: Path, device):
+def _find_checkpoint(resume: bool | str | os.PathLike, out: Path, device, state: TrainingState):
     """(path, checkpoint) to resume from, or None for a fresh run."""
-    if isinstance(resume, (str, os.PathLike)) and not isinstance(resume, bool):
-        return Path(resume), load_checkpoint(resume, map_location=device)
-    return latest_checkpoint(out, map_location=device) if resume else None
+    if resume is False or resume is None:
+        return None
+    if resume is True:
+        snapshots = list_snapshots(out)
+        if not snapshots:
+            if (out / "config.json").exists():
+                warnings.warn(f"no checkpoint in {out} yet: starting from step 0", stacklevel=3)
+            return None
+        found = latest_checkpoint(out, map_location=device)
+        if found is None:
+            raise CheckpointError(
+                f"--resume: none of the {len(snapshots)} checkpoints in {out} is readable; pass "
+                "--resume FILE naming a good one, or --force to start over"
+            )
+    else:
+        found = resolve_checkpoint(resume, map_location=device)
+    missing = [k for k in (*_MODULES, "state") if k not in found[1]]
+    if missing:
+        raise CheckpointError(
+            f"--resume {found[0]}: an inference-only (exported) checkpoint without "
+            f"{', '.join(missing)}; resume from a training checkpoint-*.pt"
+        )
+    return found
 
 
 def _check_resumable(path: Path, saved: dict[str, Any], cfg: Config) -> None:
@@ -490,3 +519,200 @@ def _log_stats(state: TrainingState, acc: dict[str, list[float]], sec_per_step, 
         "sec_per_kframes": sec_per_step * 1000 / frames,
         "wall_time": wall_time,
     }
+
+
+def _check_train_args(cfg: Config, steps, max_minutes, resume, force) -> None:
+    """Refuse values that would train nothing, divide by zero or fail deep inside a step, before
+    anything is built. `cfg` is resolved (no `auto` values)."""
+    if steps is not None:
+        check_number("steps (--steps)", steps, minimum=1, integer=True)
+    if max_minutes is not None:
+        check_number("max_minutes (--minutes)", max_minutes, above=0)
+    if force and resume is not False:
+        raise UsageError("--force starts the run over and --resume continues it: pass only one")
+    for field, minimum in _COUNT_FIELDS:
+        check_number(_field_name(field), _get(cfg, field), minimum=minimum, integer=True)
+    for field, low, above, high in _RATE_FIELDS:
+        check_number(_field_name(field), _get(cfg, field), minimum=low, above=above, maximum=high)
+
+
+def _check_batch(cfg: Config) -> None:
+    # before `resolve_auto`, whose auto values divide by the batch size
+    if not isinstance(cfg.train.batch_size, str):
+        check_number(_field_name("train.batch_size"), cfg.train.batch_size, minimum=1, integer=True)
+
+
+# fields that count things, with their least value
+_COUNT_FIELDS = (
+    ("train.batch_size", 1),
+    ("train.log_every", 1),
+    ("train.sample_every", 1),
+    ("train.checkpoint_every", 1),
+    ("train.num_workers", 0),
+)
+# real-valued fields: (name, minimum, exclusive lower bound, maximum)
+_RATE_FIELDS = (
+    ("train.total_kimg", None, 0, None),
+    ("train.lr_g", None, 0, None),
+    ("train.lr_d", None, 0, None),
+    ("train.r1_gamma", 0, None, None),
+    ("train.augment.p", 0, None, 1),
+)
+
+
+def _get(cfg: Config, field: str):
+    value = cfg
+    for part in field.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _field_name(field: str) -> str:
+    """'FIELD (--flag)': the config field and the CLI flag that sets it."""
+    flag = next((f for f, names in CLI_FLAGS.items() if field in names), None)
+    return f"{field} (--{flag})" if flag else field
+
+
+def _nothing_to_train(state: TrainingState, total_steps: int, steps, out: Path) -> dict[str, Any]:
+    """A resumed run already at (or past) its length: finished runs are left as they are."""
+    what = f"--steps {steps}" if steps is not None else f"train.total_kimg ({total_steps} steps)"
+    if total_steps < state.step:
+        raise UsageError(
+            f"{what} is below the checkpoint's step {state.step}: pass a larger value to train on"
+        )
+    warnings.warn(f"{out} is already at step {state.step} ({what}): nothing to train", stacklevel=3)
+    return {"step": state.step, "out_dir": str(out), "G_ema": state.G_ema}
+
+
+# ----------------------------------------------------------------------------------------------
+# The run folder: one run per folder, resumable after any stop
+
+
+def _run_contents(out: Path) -> list[str]:
+    """The files of a run that `out` holds (empty for a new folder)."""
+    names = [n for n in ("config.json", "log.jsonl") if (out / n).exists()]
+    return names + [p.name for p in list_snapshots(out)]
+
+
+def _check_run_folder(out: Path, cfg: Config, resume, force: bool) -> list[str]:
+    """A folder that holds a run is continued (resume, same config), replaced (force) or refused:
+    a fresh run must never mix its checkpoints and config.json with another's. Returns the run
+    files found."""
+    held = _run_contents(out)
+    if not held or force:
+        return held
+    if resume is False:
+        shown = ", ".join(held[:3]) + (", ..." if len(held) > 3 else "")
+        raise UsageError(
+            f"--out {out} already holds a run ({shown}): add --resume to continue it, --force to "
+            "delete it and start over, or choose another folder"
+        )
+    if list_snapshots(out):
+        return held  # the checkpoint resumed from is checked against the config
+    try:
+        saved = json.loads((out / "config.json").read_text())
+    except (OSError, ValueError):
+        return held  # nothing to compare with: a fresh start
+    _check_resumable(out / "config.json", saved, cfg)
+    return held
+
+
+def _clear_run(out: Path) -> None:
+    """Delete what a run wrote into `out` (--force); files svlib did not write stay."""
+    for p in [*list_snapshots(out), out / "config.json", out / "log.jsonl"]:
+        p.unlink(missing_ok=True)
+    remove_temporaries(out)
+    for p in (out / "samples").glob("step-*"):
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
+def _trim_log(path: Path, step: int) -> None:
+    """Keep the log lines of steps <= `step` (the checkpoint resumed from): the steps after it are
+    trained again and logged again, and a line cut by a kill is dropped."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines()
+    kept = [line for line in lines if (s := _log_step(line)) is not None and s <= step]
+    if len(kept) != len(lines):
+        write_text_atomic(path, "".join(line + "\n" for line in kept))
+
+
+def _log_step(line: str) -> int | None:
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class _RunFolderLock:
+    """An exclusive lock on the run folder while a run writes to it, so two runs started into one
+    folder cannot interleave their checkpoints. The kernel releases it when the process dies."""
+
+    def __init__(self, out: Path, active: bool):
+        self.path, self.active, self.file = out / ".lock", active and fcntl is not None, None
+
+    def __enter__(self):
+        if self.active:
+            self.file = open(self.path, "a")
+            try:
+                fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                self.file.close()
+                raise UsageError(
+                    f"--out {self.path.parent} is in use by another svlib train process; wait for "
+                    "it or choose another folder"
+                ) from None
+        return self
+
+    def __exit__(self, *exc):
+        if self.file is not None:
+            self.file.close()  # closing releases the lock
+
+
+class _StopOnSignal:
+    """SIGINT (Ctrl-C) and SIGTERM ask the loop to stop after the current step, which then writes a
+    checkpoint; a second Ctrl-C aborts at once. Handlers exist only in the main thread (Python's
+    rule) and are restored on exit. With several processes, any one's signal stops them all at the
+    same step (otherwise the others would wait forever in the next all-reduce)."""
+
+    def __init__(self, world_size: int, device: torch.device):
+        self.world_size, self.device, self.signum, self.previous = world_size, device, 0, {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self.previous[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+
+    def _handle(self, signum, frame):
+        if self.signum and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = self.signum or signum
+        print(
+            f"svlib train: {signal.Signals(signum).name} received: stopping after this step with a "
+            "checkpoint (press Ctrl-C again to abort without one)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def start_workers(self, make):
+        """`make()` with SIGINT ignored, so that data-loader workers it forks do not die of the
+        Ctrl-C that the terminal sends to every process of the job."""
+        if signal.SIGINT not in self.previous:
+            return make()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return make()
+        finally:
+            signal.signal(signal.SIGINT, self._handle)
+
+    def requested(self) -> bool:
+        if self.world_size > 1:
+            flag = torch.tensor([float(self.signum)], device=self.device)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            self.signum = int(flag.item())
+        return bool(self.signum)

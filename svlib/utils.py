@@ -22,8 +22,10 @@ def default_device() -> torch.device:
 def amp_dtype(device: torch.device | str, amp: str = "auto") -> torch.dtype | None:
     """Autocast dtype for `amp` in {"auto", "bf16", "fp16", "off"}; None means full precision.
 
-    "auto" picks bfloat16 on GPUs that support it and full precision on CPU (CPU bf16 autocast
-    works, and is exercised by the tests, but is slower than fp32 on most CPUs).
+    "auto" picks bfloat16 only where the GPU computes it natively (CUDA compute capability 8.0 and
+    up: A100, L4, H100, RTX 30xx and later) and full precision elsewhere. Older GPUs such as
+    Colab's T4 (7.5) would only emulate bf16, which is slower than fp32; the CPU runs fp32 too
+    (CPU bf16 autocast works, and the tests exercise it, but is slower than fp32 on most CPUs).
     """
     device = torch.device(device)
     if amp == "off":
@@ -34,8 +36,10 @@ def amp_dtype(device: torch.device | str, amp: str = "auto") -> torch.dtype | No
         return torch.float16
     if amp != "auto":
         raise ValueError(f"amp must be one of auto|bf16|fp16|off, got {amp!r}")
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
+    if device.type == "cuda" and torch.cuda.is_available():
+        major, _ = torch.cuda.get_device_capability(device)
+        if major >= 8:
+            return torch.bfloat16
     return None
 
 

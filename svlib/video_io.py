@@ -1,8 +1,9 @@
 """Video files <-> uint8 arrays through the ffmpeg binary (no Python video library needed).
 
-ffmpeg comes from PATH or, failing that, from the `imageio-ffmpeg` wheel, so a plain `pip install` suffices.
-Decoding pipes frames out of ffmpeg as PPM (raw rgb24 with a tiny "P6 W H 255" header per frame): the
-header carries the decoded size, so rotated or odd-sized videos need no separate probing.
+ffmpeg comes from PATH or, failing that, from the `imageio-ffmpeg` wheel, so a plain `pip install`
+suffices. Decoding pipes frames out of ffmpeg as PPM (raw rgb24 with a tiny "P6 W H 255" header per
+frame): the header carries the decoded size, so rotated or odd-sized videos need no separate
+probing.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ CODECS = {
 
 
 def ffmpeg_exe() -> str:
-    """Path of an ffmpeg binary: `ffmpeg` on PATH, else the one shipped in the imageio-ffmpeg package."""
+    """Path of an ffmpeg binary: `ffmpeg` on PATH, else the one shipped in imageio-ffmpeg."""
     exe = shutil.which("ffmpeg")
     if exe:
         return exe
@@ -57,7 +58,8 @@ def _check_file(path) -> Path:
 
 
 def video_info(path) -> dict:
-    """Container metadata parsed from `ffmpeg -i`: {"width", "height", "fps", "duration"} (fps/duration may be None)."""
+    """Container metadata parsed from `ffmpeg -i`: {"width", "height", "fps", "duration"}
+    (fps and duration may be None)."""
     path = _check_file(path)
     err = subprocess.run(
         [ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True
@@ -154,16 +156,18 @@ def read_video(
 
     fps: resample the frame rate with ffmpeg's `fps` filter (drops/duplicates frames).
     resolution: Lanczos-resize the short side and centre-crop to `resolution`².
-    strict: also fail when ffmpeg recovered from decoding errors (e.g. a cut-off stream); see `iter_frames`.
-    Missing, unreadable, truncated or frame-less files raise ValueError/FileNotFoundError naming the file.
+    strict: also fail when ffmpeg recovered from decoding errors (e.g. a cut-off stream); see
+    `iter_frames`. Missing, unreadable, truncated or frame-less files raise
+    ValueError/FileNotFoundError naming the file.
     """
     return np.stack(list(iter_frames(path, fps=fps, resolution=resolution, strict=strict)))
 
 
 class VideoWriter:
-    """Stream uint8 frames [n, H, W, 3] into ffmpeg: a video of any length is written in constant memory.
+    """Stream uint8 frames [n, H, W, 3] into ffmpeg: a video of any length in constant memory.
 
-    The file appears under its name only when `close()` succeeds (ffmpeg writes to a temporary name first),
+    The file appears under its name only when `close()` succeeds (ffmpeg writes to a temporary
+    name first),
     so a failed or interrupted write never leaves a half video behind. Use as a context manager.
     yuv420p needs even sizes: odd heights/widths are padded by repeating the last row/column.
     """
@@ -233,7 +237,8 @@ class VideoWriter:
             self._start(*self.shape)
         elif frames.shape[1:3] != self.shape:
             raise ValueError(
-                f"write_video({self.path}): frame size changed from {self.shape} to {frames.shape[1:3]}"
+                f"write_video({self.path}): frame size changed from {self.shape} "
+                f"to {frames.shape[1:3]}"
             )
         try:
             self.proc.stdin.write(np.ascontiguousarray(frames).tobytes())
@@ -272,9 +277,11 @@ class VideoWriter:
 
 
 def write_video(path, frames, fps: float = 30, codec: str = "h264", crf: int = 18) -> Path:
-    """Encode uint8 [N, H, W, 3] frames to `path` (yuv420p h264 by default; crf 18 ≈ visually lossless).
+    """Encode uint8 [N, H, W, 3] frames to `path` (yuv420p h264 by default; crf 18 ≈ visually
+    lossless).
 
-    The moov atom is put first (+faststart) so notebooks can stream the file. See `VideoWriter` for streaming.
+    The moov atom is put first (+faststart) so notebooks can stream the file. See `VideoWriter`
+    for streaming.
     """
     frames = np.asarray(frames)
     if len(frames) == 0:
@@ -287,11 +294,13 @@ def write_video(path, frames, fps: float = 30, codec: str = "h264", crf: int = 1
 
 
 def write_frames(folder, frames, ext: str = "png", quality: int = 95, start: int = 0) -> list[Path]:
-    """Write uint8 [N, H, W, 3] frames as folder/%06d.png (or .jpg at `quality`); returns the paths."""
+    """Write uint8 [N, H, W, 3] frames as folder/%06d.png (or .jpg at `quality`); returns the
+    paths."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(
-            f"write_frames({folder}): frames must be uint8 [N, H, W, 3], got {frames.dtype} {frames.shape}"
+            f"write_frames({folder}): frames must be uint8 [N, H, W, 3], "
+            f"got {frames.dtype} {frames.shape}"
         )
     ext = ext.lower().lstrip(".")
     if ext not in ("png", "jpg", "jpeg"):
@@ -307,10 +316,12 @@ def write_frames(folder, frames, ext: str = "png", quality: int = 95, start: int
 
 
 def resize_center_crop(img: Image.Image, resolution: int) -> Image.Image:
-    """Resize the short side to `resolution` (Lanczos) and centre-crop a square, as the official scripts do.
+    """Resize the short side to `resolution` (Lanczos) and centre-crop a square, as the official
+    scripts do.
 
-    Done in one Pillow call: the crop box (in source pixels, sub-pixel centred) is resampled straight to
-    resolution², which equals resize-then-crop without resampling the discarded margins.
+    Done in one Pillow call: the crop box (in source pixels, sub-pixel centred) is resampled
+    straight to resolution², which equals resize-then-crop without resampling the discarded
+    margins.
     """
     w, h = img.size
     s = min(w, h)

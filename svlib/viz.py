@@ -3,7 +3,9 @@ plots."""
 
 from __future__ import annotations
 
+import html
 import math
+import re
 
 import numpy as np
 import torch
@@ -72,7 +74,8 @@ def show_video(
 ):
     """Show a video inline (base64 mp4 in the page). `frames`: `[T, H, W, 3]` uint8, `[T, C, H, W]`
     float, or a batch `[B, T, C, H, W]` which is tiled into a grid first. Small videos are upscaled
-    (nearest) to at least `height` pixels so they stay visible."""
+    (nearest neighbour, by a whole factor) to at least `height` pixels (default 256) so that every
+    pixel stays visible."""
     import mediapy
 
     if (torch.is_tensor(frames) or isinstance(frames, np.ndarray)) and np.ndim(frames) == 5:
@@ -81,8 +84,8 @@ def show_video(
         v = to_uint8(frames)
     if v.ndim != 4:
         raise ValueError(f"show_video expects [T, H, W, 3] frames, got shape {v.shape}")
-    height = height or max(128, v.shape[1])
-    scale = max(1, height // v.shape[1])
+    height = height or max(256, v.shape[1])
+    scale = max(1, math.ceil(height / v.shape[1]))
     if scale > 1:
         v = v.repeat(scale, axis=1).repeat(scale, axis=2)
     # h264 needs even sizes
@@ -91,25 +94,108 @@ def show_video(
     mediapy.show_video(v, fps=fps, title=title, codec="h264", loop=loop)
 
 
-def show_frames(frames, ncols: int = 8, title: str | None = None, ax=None, scale: float = 1.0):
-    """A strip of frames `[T, ...]` as one matplotlib figure (the static view of a video)."""
+def show_frames(
+    frames,
+    ncols: int = 8,
+    title: str | None = None,
+    ax=None,
+    scale: float = 1.0,
+    times=None,
+):
+    """A strip of frames `[T, ...]` as one matplotlib figure (the static view of a video).
+
+    `times` (one number per frame) labels each frame with its t.
+    """
     import matplotlib.pyplot as plt
 
     v = to_uint8(frames)
     T = v.shape[0]
+    if times is not None:
+        times = [float(t) for t in np.asarray(torch.as_tensor(times).cpu()).reshape(-1)]
+        if len(times) != T:
+            raise ValueError(f"show_frames: {T} frames but {len(times)} times")
     ncols = min(ncols, T)
     nrows = math.ceil(T / ncols)
+    label_h = 0.25 if times is not None else 0.0
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(scale * 1.3 * ncols, scale * 1.3 * nrows + 0.3), squeeze=False
+        nrows,
+        ncols,
+        figsize=(scale * 1.3 * ncols, (scale * 1.3 + label_h) * nrows + 0.3),
+        squeeze=False,
     )
     for i, a in enumerate(axes.flat):
         a.axis("off")
         if i < T:
             a.imshow(v[i], interpolation="nearest")
+            if times is not None:
+                a.set_title(f"t={times[i]:.4g}", fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+_CODE, _BOLD = re.compile(r"`([^`]+)`"), re.compile(r"\*\*([^*]+)\*\*")
+
+
+def _inline_html(text: str) -> str:
+    """Escape `text` for HTML, keeping two bits of inline markup: `code` and **bold**."""
+    out = html.escape(text, quote=False)
+    out = _CODE.sub(r"<code>\1</code>", out)
+    return _BOLD.sub(r"<strong>\1</strong>", out)
+
+
+def _plain(text: str) -> str:
+    """`text` without the inline markup that `_inline_html` renders."""
+    return _BOLD.sub(r"\1", _CODE.sub(r"\1", text))
+
+
+class Table:
+    """A small table for notebooks: HTML in the page, aligned plain text everywhere else.
+
+    Jupyter and the built book show the HTML; a terminal, `print` or a text-only front end show
+    the text. Cells are any objects (formatted with `str`); `code` and **bold** in a cell are
+    rendered as such in the HTML."""
+
+    def __init__(self, rows, header, caption: str | None = None):
+        self.header = [str(h) for h in header]
+        self.rows = [[str(c) for c in r] for r in rows]
+        self.caption = caption
+        for r in self.rows:
+            if len(r) != len(self.header):
+                raise ValueError(f"row {r} has {len(r)} cells, the header {len(self.header)}")
+
+    def _repr_html_(self) -> str:
+        def cells(row, tag):
+            return "".join(f"<{tag}>{_inline_html(c)}</{tag}>" for c in row)
+
+        cap = f"<caption>{_inline_html(self.caption)}</caption>" if self.caption else ""
+        body = "".join(f"<tr>{cells(r, 'td')}</tr>" for r in self.rows)
+        return (
+            '<table class="svlib-table">'
+            f"{cap}<thead><tr>{cells(self.header, 'th')}</tr></thead><tbody>{body}</tbody></table>"
+        )
+
+    def __str__(self) -> str:
+        rows = [[_plain(c) for c in r] for r in [self.header, *self.rows]]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(self.header))]
+
+        def line(row):
+            return "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
+
+        out = [line(rows[0]), "  ".join("-" * w for w in widths)] + [line(r) for r in rows[1:]]
+        return "\n".join(([self.caption] if self.caption else []) + out)
+
+    __repr__ = __str__
+
+
+def show_table(rows, header, caption: str | None = None) -> Table:
+    """Display `rows` (a list of sequences) under `header` as a table; returns the `Table`."""
+    from IPython.display import display
+
+    table = Table(rows, header, caption)
+    display(table)
+    return table
 
 
 class LossBoard:

@@ -1,4 +1,7 @@
-"""The bench scripts the closing notes quote, run end to end on tiny inputs (their numbers are not checked here)."""
+"""The bench scripts the closing notes quote, run end to end on tiny inputs.
+
+Their numbers are not checked here.
+"""
 
 import json
 import subprocess
@@ -51,7 +54,8 @@ def test_learning_evidence_rows(tmp_path):
         "trained G held still",
         "other real clips",
     ]
-    # no motion at all: the two still rows are equally far from the real motion, whatever their content
+    # no motion at all: the two still rows are equally far from the real motion, whatever their
+    # content
     assert rows["still first frames"]["W1/σ motion"] == rows["trained G held still"]["W1/σ motion"]
     # the shipped generator learned the data's look; a seeded untrained one did not
     assert rows["trained G"]["W1/σ appearance"] * 3 < rows["untrained G"]["W1/σ appearance"]

@@ -1,27 +1,34 @@
+import itertools
+import subprocess
+import sys
 import warnings
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+import svlib
 from svlib.config import SamplingConfig
-from svlib.datasets import (
+from svlib.data import (
     ClipDataset,
     FrameFolderDataset,
+    ShapesVideos,
+    StepBatches,
     VideoDataset,
     VideoFileDataset,
     ZipDataset,
     natural_key,
     open_dataset,
+    step_loader,
 )
-from svlib.synthetic import ShapesVideos
 from svlib.video_io import write_video
 
 
 def indexed_frames(n, size=8, video=0):
-    """Frames whose red channel encodes the frame index and green the video; blue is a left-right ramp."""
+    """Frames whose red channel is the frame index, green the video, blue a left-right ramp."""
     f = np.zeros((n, size, size, 3), np.uint8)
     f[..., 0] = np.arange(n, dtype=np.uint8)[:, None, None]
     f[..., 1] = video
@@ -180,7 +187,7 @@ def test_bad_inputs_name_the_culprit(tmp_path):
     data = (tmp_path / "vids" / "ok.mp4").read_bytes()
     (tmp_path / "vids" / "cut.mp4").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="cut.mp4"):
-        open_dataset(tmp_path / "vids", resolution=16).lengths
+        _ = open_dataset(tmp_path / "vids", resolution=16).lengths
 
 
 def test_clip_items_shapes_and_window():
@@ -266,3 +273,73 @@ def test_clip_dataset_on_synthetic_loader():
     batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=4)))
     assert batch["frames"].shape == (4, 3, 3, 16, 16) and batch["t"].shape == (4, 3)
     assert batch["frames"].float().mean() > 0  # digits are drawn
+
+
+def step_batches(seed=0, rank=0, batch=4):
+    cfg = svlib.get_preset("cpu", resolution=8)
+    cfg.train.seed, cfg.train.mirror = seed, True
+    cfg.sampling = SamplingConfig(num_frames=3, max_dist=16, max_num_frames=40)
+    videos = ArrayVideos([indexed_frames(60 + 10 * v, video=v) for v in range(5)])
+    return StepBatches(videos, cfg, batch=batch, rank=rank)
+
+
+def test_step_batches_items_shapes_and_frames_match_times():
+    b = step_batches()[7]
+    assert b["frames"].shape == (4, 3, 3, 8, 8) and b["frames"].dtype == torch.uint8
+    assert b["t"].shape == (4, 3) and b["t_fake"].shape == (4, 3)
+    assert b["t"].dtype == torch.float32 and b["t_fake"].dtype == torch.float32
+    frame_ids = b["frames"][:, :, 0, 0, 0].long()  # [b, F] red = absolute frame index
+    assert torch.equal(frame_ids - frame_ids[:, :1], (b["t"] - b["t"][:, :1]).long())
+
+
+def test_step_batches_are_a_function_of_seed_step_rank():
+    a, again = step_batches(seed=3), step_batches(seed=3)
+    order = [5, 0, 5, 2]  # any access order, repeated access, a fresh instance: same batch
+    batches = [a[s] for s in order]
+    for s, b in zip(order, batches):
+        for key in ("frames", "t", "t_fake"):
+            assert torch.equal(b[key], again[s][key]), (s, key)
+    assert not torch.equal(a[0]["t_fake"], a[1]["t_fake"])  # steps differ
+    assert not torch.equal(a[4]["t_fake"], step_batches(seed=3, rank=1)[4]["t_fake"])  # ranks
+    assert not torch.equal(a[4]["t_fake"], step_batches(seed=4)[4]["t_fake"])  # seeds
+
+
+@pytest.mark.parametrize("num_workers", [0, 1])
+def test_step_loader_resumes_at_its_start_step(num_workers):
+    ds = step_batches(seed=1)
+    got = list(itertools.islice(step_loader(ds, start_step=10, num_workers=num_workers), 3))
+    for step, b in zip(range(10, 13), got):
+        want = ds[step]
+        assert all(torch.equal(b[k], want[k]) for k in ("frames", "t", "t_fake")), step
+
+
+DATA_MODULES = ("clips", "prepare", "sources", "synthetic", "videos")
+
+
+@pytest.mark.parametrize("module", DATA_MODULES)
+def test_data_submodule_imports_alone(module):
+    """Each submodule imports first in a fresh interpreter (no cycle through svlib.data)."""
+    subprocess.run([sys.executable, "-c", f"import svlib.data.{module}"], check=True)
+
+
+def test_data_submodules_import_in_every_order():
+    """Without the package __init__s running first, every import order of the submodules works.
+
+    The packages svlib and svlib.data are stood in for by bare modules with the right __path__,
+    so each submodule runs only its own imports; a cycle would fail with a partially initialised
+    module in some order.
+    """
+    root = Path(svlib.__file__).parent
+    script = f"""
+import importlib, itertools, sys, types
+for name, path in (("svlib", {str(root)!r}), ("svlib.data", {str(root / "data")!r})):
+    sys.modules[name] = types.ModuleType(name)
+    sys.modules[name].__path__ = [path]
+mods = {DATA_MODULES!r}
+for order in itertools.permutations(mods):
+    for m in mods:
+        sys.modules.pop("svlib.data." + m, None)
+    for m in order:
+        importlib.import_module("svlib.data." + m)
+"""
+    subprocess.run([sys.executable, "-c", script], check=True)

@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import zipfile
 
 import numpy as np
 import pytest
@@ -111,7 +112,9 @@ def test_torchscript_loader_wraps_interface(tmp_path):
 
     p = tmp_path / "i3d_torchscript.pt"
     torch.jit.script(Fake()).save(str(p))
-    det = load_i3d(str(p))
+    with pytest.raises(ValueError, match="runs the code inside it.*convert-i3d"):
+        load_i3d(str(p))  # code in a file runs only when the user says so
+    det = load_i3d(str(p), trust_torchscript=True)
     assert "torchscript" in det.name and not det.untrained
     v = np.full((2, 4, 8, 8, 3), 200, np.uint8)
     assert torch.allclose(
@@ -127,3 +130,58 @@ def test_restricted_unpickler_refuses_other_globals(tmp_path):
     ok = tmp_path / "ok.ckpt"
     ok.write_bytes(pickle.dumps({"params": {"a": np.ones(3, np.float32)}, "batch_stats": {}}))
     assert i3d_mod.load_flax_checkpoint(str(ok))["params"]["a"].sum() == 3
+
+
+class _Small(torch.nn.Module):  # a scripted module tree: nested modules, parameters and buffers
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv3d(3, 4, 1)
+        self.bn = torch.nn.BatchNorm3d(4)
+        self.register_buffer("steps", torch.arange(5, dtype=torch.int64))
+
+    def forward(self, x):
+        return self.bn(self.conv(x))
+
+
+@pytest.mark.parametrize("make", ["script", "trace"])
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_torchscript_conversion_reads_tensors_only(tmp_path, make):
+    m = _Small().eval()
+    with torch.no_grad():
+        m.bn.running_mean.uniform_()
+    x = torch.randn(1, 3, 2, 4, 4)
+    ts = torch.jit.script(m) if make == "script" else torch.jit.trace(m, x)
+    ts.save(str(tmp_path / "m.pt"))
+    out = i3d_mod.convert_torchscript_i3d(tmp_path / "m.pt", tmp_path / "sd.pt")
+    sd = torch.load(out, weights_only=True)  # a plain state_dict
+    want = m.state_dict()
+    assert set(sd) == set(want)
+    for k in want:
+        assert torch.equal(sd[k], want[k]) and sd[k].dtype == want[k].dtype, k
+
+
+def _crafted_torchscript(path, payload: bytes):
+    """A zip laid out like TorchScript whose data.pkl is `payload`."""
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("m/code/__torch__.py", "")
+        z.writestr("m/data.pkl", payload)
+
+
+class _RunsCommand:
+    def __reduce__(self):
+        return (os.system, ("touch MARKER",))
+
+
+def test_torchscript_reader_refuses_code_without_running_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    evil = tmp_path / "evil.pt"
+    _crafted_torchscript(evil, pickle.dumps({"x": _RunsCommand()}, protocol=2))
+    with pytest.raises(ValueError, match="refusing to load (posix|os).system"):
+        i3d_mod.torchscript_tensors(evil)
+    assert not (tmp_path / "MARKER").exists()
+    _crafted_torchscript(evil, pickle.dumps(eval, protocol=2))  # builtins.eval
+    with pytest.raises(ValueError, match="refusing to load (builtins|__builtin__).eval"):
+        i3d_mod.convert_torchscript_i3d(evil, tmp_path / "out.pt")
+    assert not (tmp_path / "out.pt").exists()
+    with pytest.raises(ValueError, match="not a TorchScript file"):
+        i3d_mod.torchscript_tensors(__file__)

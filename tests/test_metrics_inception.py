@@ -1,4 +1,7 @@
-"""FID InceptionV3: builds, 2048-d features, loads its own state_dict, refuses to run without weights."""
+"""FID InceptionV3: builds, 2048-d features, loads its own state_dict.
+
+It also refuses to run without weights.
+"""
 
 import pytest
 import torch

@@ -14,7 +14,10 @@ from svlib.metrics.proxies import (
 
 
 def dot_video(cx, cy, res=32, radius=3.0, color=(255, 200, 50), bg=20):
-    """Anti-aliased disk (like the synthetic sets' shapes) at centres (cx[t], cy[t]) in pixels: uint8 [T, res, res, 3]."""
+    """Anti-aliased disk (like the synthetic sets' shapes) at centres (cx[t], cy[t]) in pixels.
+
+    Returns uint8 [T, res, res, 3].
+    """
     y, x = np.mgrid[0:res, 0:res].astype(np.float64)
     dist = np.hypot(x - np.asarray(cx)[:, None, None], y - np.asarray(cy)[:, None, None])
     a = np.clip(0.5 - (dist - radius), 0, 1)  # coverage, continuous in the centre
@@ -72,8 +75,8 @@ def test_param_distance_detects_speed_shift():
         norm["speed"] == pytest.approx(shifted["speed"] / real_std, rel=1e-9)
         and 3 < norm["speed"] < 8
     )
-    # linear motion has no period: the real clips have no period spread to divide by, so it is left out
-    # (dividing by ~0 would swamp the mean over parameters)
+    # linear motion has no period: the real clips have no period spread to divide by, so it is left
+    # out (dividing by ~0 would swamp the mean over parameters)
     assert clip_params(real)["period"].std() == 0 and "period" not in norm and "color_r" in norm
 
 

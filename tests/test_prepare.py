@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from svlib.datasets import open_dataset
-from svlib.prepare import prepare_dataset
+from svlib.data import open_dataset, prepare_dataset
 from svlib.video_io import write_video
 
 
 def split_frames(n, h=32, w=48):
-    """Centre square bright red, left margin dark, right margin blue: the centre crop must keep only red."""
+    """Centre square bright red, left margin dark, right margin blue: a centre crop is all red."""
     f = np.zeros((n, h, w, 3), np.uint8)
     lo, hi = (w - min(h, w)) // 2, (w + min(h, w)) // 2
     f[:, :, lo:hi, 0] = 220
@@ -67,3 +66,21 @@ def test_prepare_errors_name_the_culprit(src, tmp_path):
         prepare_dataset(src, tmp_path / "d", 16, progress=False)
     with pytest.raises(ValueError, match="resolution"):
         prepare_dataset(src, tmp_path / "d", 0)
+
+
+def test_prepare_is_all_or_nothing_per_video(src, tmp_path):
+    dst = tmp_path / "dst"
+    prepare_dataset(src, dst, resolution=16, progress=False)
+    good = sorted(p.name for p in (dst / "b").iterdir())
+    data = (src / "b.mp4").read_bytes()
+    (src / "b.mp4").write_bytes(data[: len(data) // 2])  # the source of "b" breaks
+    with pytest.raises(ValueError, match=r"1 of 2 videos failed.*b\.mp4"):
+        prepare_dataset(src, dst, resolution=16, progress=False)
+    assert sorted(p.name for p in (dst / "b").iterdir()) == good  # its old frames are kept
+    assert not list(dst.rglob(".*partial*"))  # and no half-written folder is left
+    assert json.loads((dst / "dataset.json").read_text())["failed"].keys() == {"b"}
+    with pytest.raises(ValueError, match="incomplete.*re-run prepare"):
+        open_dataset(dst)  # train refuses a dataset with a failed video
+    (src / "b.mp4").write_bytes(data)
+    assert prepare_dataset(src, dst, resolution=16, progress=False) == 2
+    assert open_dataset(dst).lengths.tolist() == [10, 12]

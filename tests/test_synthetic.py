@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from svlib.synthetic import (
+from svlib.data.synthetic import (
     SYNTHETIC,
     DigitsVideos,
     PeriodicVideos,
@@ -158,7 +158,7 @@ def test_bad_synthetic_arguments():
 
 @pytest.mark.parametrize("name", ["shapes", "periodic", "sky", "digits"])
 def test_no_pixel_jumps_in_time(name):
-    """Every pixel changes by O(δ) as t moves by δ (no colour switches at blade edges, hub, bounces...)."""
+    """Each pixel changes by O(δ) as t moves by δ (no colour switch at blade edges, hub, bounce)."""
     ds = make_synthetic(name, n=24, length=64, resolution=32, seed=1)
     t0 = np.linspace(0.0, 60.0, 41)
     for i in range(len(ds)):

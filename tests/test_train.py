@@ -276,8 +276,7 @@ def test_training_tracks_w_avg(tmp_path):
 
 
 def _batches(cfg, steps):
-    from svlib.datasets import open_dataset
-    from svlib.training import StepBatches
+    from svlib.data import StepBatches, open_dataset
 
     ds = StepBatches(open_dataset(DATA, resolution=16), cfg, cfg.train.batch_size)
     return [ds[s] for s in steps]

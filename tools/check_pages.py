@@ -2,8 +2,9 @@
 
 For each chapter page: the page has text content, its matplotlib figures have loaded
 (naturalWidth > 0), every embedded video has decoded data (readyState >= 2) and plays (currentTime
-advances), and widget state, when the page has some, was rendered into widget views (offline: the
-JS is served by the book).
+advances), widget state, when the page has some, was rendered into widget views (offline: the
+JS is served by the book), no paragraph is a Markdown table left as raw pipe-separated text, and
+no code cell is wider than the page (its end, where the shape comments sit, would be hidden).
 
     python tools/check_pages.py [_build/html] [--out _build/screenshots]
 
@@ -52,6 +53,18 @@ PROBE = r"""
     if (e.scrollTop) e.scrollTop = 0;
   }
   const imgs = [...document.querySelectorAll('article img, main img')];
+  // A Markdown table that was rendered as CommonMark (which has no tables) becomes a paragraph of
+  // pipe-separated text: a line of pipes and dashes, or two lines that start and end with a pipe.
+  const pipeRow = /^\s*\|.*\|\s*$/;
+  const rawTables = [...document.querySelectorAll('main p, main li, article p')].filter(p => {
+    const lines = p.innerText.split('\n');
+    return /\|\s*:?-{3,}/.test(p.innerText) || lines.filter(l => pipeRow.test(l)).length >= 2;
+  });
+  // Code cells whose lines are wider than their box: the end of the line (where the shape
+  // comments sit) would be hidden behind a scroll bar.
+  const clipped = [...document.querySelectorAll('div.cell div.highlight pre')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1)
+    .map(e => e.innerText.split('\n').reduce((a, b) => (b.length > a.length ? b : a), ''));
   return JSON.stringify({
     title: document.title,
     text: (document.querySelector('main') || document.body).innerText.length,
@@ -65,6 +78,10 @@ PROBE = r"""
     widget_views: document.querySelectorAll(
       '.jupyter-widgets, .widget-slider, .widget-output').length,
     errors: document.querySelectorAll('.output.traceback, .output.stderr .ansi-red-fg').length,
+    raw_tables: rawTables.length,
+    raw_table_text: rawTables.map(p => p.innerText.slice(0, 80)),
+    clipped_code: clipped.length,
+    clipped_code_text: clipped.map(l => l.slice(0, 60)),
   });
 })()
 """
@@ -99,6 +116,8 @@ class Chromium:
                 f"--user-data-dir={self.profile}",
                 "--remote-debugging-address=127.0.0.1",
                 f"--remote-debugging-port={self.port}",
+                # newer Chromium refuses DevTools websockets from origins it was not told about
+                f"--remote-allow-origins=http://127.0.0.1:{self.port}",
                 "about:blank",
             ],
             stdout=subprocess.DEVNULL,
@@ -115,7 +134,9 @@ class Chromium:
                 time.sleep(0.2)
         else:
             raise RuntimeError("chromium did not start its DevTools endpoint")
-        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60)
+        self.ws = websocket.create_connection(
+            page["webSocketDebuggerUrl"], timeout=60, suppress_origin=True
+        )
         self._id = 0
         self.call("Page.enable")
 
@@ -180,7 +201,7 @@ def main(argv=None) -> int:
         return 2
     html, out = Path(a.html).resolve(), Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    pages = sorted((html / "notebooks").glob("*.html"))
+    pages = sorted((html / "notebooks").glob("*.html")) + sorted((html / "book").glob("*.html"))
     if not pages:
         print(f"check_pages: no chapter pages under {html}/notebooks", file=sys.stderr)
         return 2
@@ -203,6 +224,16 @@ def main(argv=None) -> int:
                 )
             if r["widget_state"] and not r["widget_views"]:
                 problems.append("widget state present but no widget rendered")
+            if r["raw_tables"]:
+                problems.append(
+                    f"{r['raw_tables']} paragraphs of raw pipe-table text "
+                    f"(first: {r['raw_table_text'][0]!r})"
+                )
+            if r["clipped_code"]:
+                problems.append(
+                    f"{r['clipped_code']} code cells wider than the page "
+                    f"(first: {r['clipped_code_text'][0]!r})"
+                )
             if r["errors"]:
                 problems.append(f"{r['errors']} error outputs")
             status = "ok" if not problems else "FAIL: " + "; ".join(problems)

@@ -35,7 +35,7 @@ FAKE_SEED_STRIDE = 1_000_003
 def open_videos(dataset):
     """A dataset spec string or path opened with `open_dataset`; anything else as it is."""
     if isinstance(dataset, (str, os.PathLike)):
-        from ..datasets import open_dataset
+        from ..data import open_dataset
 
         dataset = open_dataset(str(dataset))
     return dataset

@@ -5,12 +5,13 @@ Protocol choices (the original StyleGAN-V / StyleGAN2-ADA ones, so numbers are c
   (divide by N, not N-1): Σ = E[x xᵀ] - μ μᵀ.
 - FD = ‖μ1-μ2‖² + tr(Σ1 + Σ2 - 2 (Σ1 Σ2)^½). The trace term uses eigh instead of scipy's sqrtm:
   with R = Σ1^½ (eigh, eigenvalues clipped at 0), Σ1 Σ2 = R (R Σ2 R) R⁻¹ has the eigenvalues of the
-  symmetric PSD matrix R Σ2 R, so tr (Σ1 Σ2)^½ = Σ sqrt(clip(eigvalsh(R Σ2 R), 0)). Real, stable, no `disp`.
+  symmetric PSD matrix R Σ2 R, so tr (Σ1 Σ2)^½ = Σ sqrt(clip(eigvalsh(R Σ2 R), 0)). Real, stable,
+  no `disp`.
 - FD is strongly biased at small N (same distribution, d=400: ≈462 at N=64, ≈24 at N=2048):
   only compare FDs computed with the same N and feature extractor.
-- KID/KVD: unbiased MMD² with the cubic polynomial kernel k(x,y) = (x·y/d + 1)³ averaged over random
-  subsets (num_subsets, subset_size), as in the common KID implementations; unbiased, so ≈0 for equal
-  distributions at any N.
+- KID/KVD: unbiased MMD² with the cubic polynomial kernel k(x,y) = (x·y/d + 1)³ averaged over
+  random subsets (num_subsets, subset_size), as in the common KID implementations; unbiased, so ≈0
+  for equal distributions at any N.
 """
 
 from __future__ import annotations
@@ -82,11 +83,15 @@ def _sqrt_psd(s: np.ndarray) -> np.ndarray:
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
-    """Fréchet distance between N(μ1, Σ1) and N(μ2, Σ2) (float64, eigh form; see module docstring)."""
+    """Fréchet distance between N(μ1, Σ1) and N(μ2, Σ2).
+
+    float64, eigh form; see the module docstring.
+    """
     mu1, mu2, sigma1, sigma2 = map(_as_np64, (mu1, mu2, sigma1, sigma2))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
         raise ValueError(
-            f"frechet_distance: shapes differ: mu {mu1.shape}/{mu2.shape}, sigma {sigma1.shape}/{sigma2.shape}"
+            f"frechet_distance: shapes differ: mu {mu1.shape}/{mu2.shape}, "
+            f"sigma {sigma1.shape}/{sigma2.shape}"
         )
     sigma1, sigma2 = (sigma1 + sigma1.T) / 2, (sigma2 + sigma2.T) / 2  # exact symmetry for eigh
     r = _sqrt_psd(sigma1)  # R = Σ1^½
@@ -108,8 +113,8 @@ def kernel_distance(
 ) -> tuple[float, float]:
     """Unbiased MMD² with the cubic polynomial kernel (KID on Inception, KVD on I3D features).
 
-    Averages over `num_subsets` random subsets of `min(subset_size, N1, N2)` rows drawn without replacement
-    from each set. Returns (mean, std over subsets).
+    Averages over `num_subsets` random subsets of `min(subset_size, N1, N2)` rows drawn without
+    replacement from each set. Returns (mean, std over subsets).
     """
     x1, x2 = _as_np64(x1), _as_np64(x2)  # [N1, D], [N2, D]
     if x1.ndim != 2 or x2.ndim != 2 or x1.shape[1] != x2.shape[1]:

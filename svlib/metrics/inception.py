@@ -1,11 +1,15 @@
-"""FID InceptionV3 (the TF 2015-12-05 graph in the layout of the common PyTorch FID packages): 2048-d pool3 features.
+"""FID InceptionV3 (the TF 2015-12-05 graph in the layout of the common PyTorch FID packages):
+2048-d pool3 features.
 
-Weights are loaded ONLY from a user-supplied file, e.g. pytorch-fid's `pt_inception-2015-12-05-6726825d.pth`
-(a state_dict with torchvision Inception3 key names, 1008-way fc). Nothing is downloaded; without weights there
-is no FID (an UNTRAINED network is available for plumbing tests and is labelled as such).
-FID-specific differences from torchvision's Inception3 (they matter for matching TF): the average pools in the
-A/C/E blocks exclude padding (count_include_pad=False) and the last E block pools with max instead of average.
-Input: images in [0, 1] (or uint8), resized to 299x299 (bilinear, align_corners=False), then mapped to [-1, 1].
+Weights are loaded ONLY from a user-supplied file, e.g. pytorch-fid's
+`pt_inception-2015-12-05-6726825d.pth` (a state_dict with torchvision Inception3 key names, 1008-way
+fc). Nothing is downloaded; without weights there is no FID (an UNTRAINED network is available for
+plumbing tests and is labelled as such).
+FID-specific differences from torchvision's Inception3 (they matter for matching TF): the average
+pools in the A/C/E blocks exclude padding (count_include_pad=False) and the last E block pools with
+max instead of average.
+Input: images in [0, 1] (or uint8), resized to 299x299 (bilinear, align_corners=False), then mapped
+to [-1, 1].
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import os
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from ..checks import load_weights_into
 
 NAME_UNTRAINED = "UNTRAINED inception-v3 (plumbing only)"
 
@@ -209,17 +215,13 @@ def load_inception(path: str | None, *, untrained: bool = False, device=None) ->
     else:
         if path is None:
             raise FileNotFoundError(
-                "FID needs the FID InceptionV3 weights (e.g. pytorch-fid's pt_inception-2015-12-05-6726825d.pth); "
-                "svlib downloads nothing. Pass inception_weights=PATH (CLI: --inception-weights PATH). "
+                "FID needs the FID InceptionV3 weights (e.g. pytorch-fid's "
+                "pt_inception-2015-12-05-6726825d.pth); svlib downloads nothing. Pass "
+                "inception_weights=PATH (CLI: --inception PATH). "
                 "Without them, report a proxy metric instead of 'FID'."
             )
         if not os.path.isfile(path):
             raise FileNotFoundError(f"FID Inception weights file not found: {path}")
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(sd, dict):
-            raise ValueError(
-                f"{path}: expected a state_dict of the FID InceptionV3 (pytorch-fid layout)"
-            )
         net = FIDInceptionV3(f"inception-v3 FID ({os.path.basename(path)})", untrained=False)
-        net.load_state_dict(sd)
+        load_weights_into(net, path, "FID Inception")
     return net.to(device) if device is not None else net

@@ -1,19 +1,23 @@
-"""Analytic continuous-time video datasets (numpy, anti-aliased), for CPU training and metric checks.
+"""Analytic continuous-time video datasets (numpy, anti-aliased), for CPU training and metrics.
 
-Each set is a `VideoDataset` whose videos are closed-form functions of real time t (in frames), so they can
-be rendered at any frame rate and any length: `render(i, t)` takes any float times. `params(i)` returns the
-generating parameters (JSON-friendly), which the weight-free metrics use as ground truth.
-Everything is deterministic in (seed, index); different seeds give independent videos (train/test split).
+Each set is a `VideoDataset` whose videos are closed-form functions of real time t (in frames), so
+they can be rendered at any frame rate and any length: `render(i, t)` takes any float times.
+`params(i)` returns the generating parameters (JSON-friendly), which the weight-free metrics use as
+ground truth. Everything is deterministic in (seed, index); different seeds give independent
+videos (train/test split).
 
-- "shapes":   1–3 bouncing circles/squares/triangles (SDFs); bounces are the closed-form reflection
-              (triangle wave of x0 + v·t), shapes spin at constant angular velocity.
-- "periodic": a pendulum, a rotating pinwheel or a pulsing blob with period P ~ U[16, 64] frames, random phase.
-- "sky":      fBm value-noise clouds (an infinite hashed 3-D lattice over (x, y, t)) advected by a per-video wind
-              over a sky gradient whose colour drifts with a long period; statistically stationary for any t.
-- "digits":   1–2 scikit-learn 8×8 digits, bilinearly upsampled and bouncing (a Moving-MNIST analogue).
+- "shapes":   1–3 bouncing circles/squares/triangles (SDFs); bounces are the closed-form
+              reflection (triangle wave of x0 + v·t), shapes spin at constant angular velocity.
+- "periodic": a pendulum, a rotating pinwheel or a pulsing blob with period P ~ U[16, 64] frames,
+              random phase.
+- "sky":      fBm value-noise clouds (an infinite hashed 3-D lattice over (x, y, t)) advected by a
+              per-video wind over a sky gradient whose colour drifts with a long period;
+              statistically stationary for any t.
+- "digits":   1–2 scikit-learn 8×8 digits, bilinearly upsampled and bouncing (a Moving-MNIST
+              analogue).
 
-Anti-aliasing: pixel coverage = clip(0.5 − sdf·R, 0, 1) with the signed distance in pixels, which is continuous
-in t, so frames change continuously (no popping at sub-pixel motion).
+Anti-aliasing: pixel coverage = clip(0.5 − sdf·R, 0, 1) with the signed distance in pixels, which is
+continuous in t, so frames change continuously (no popping at sub-pixel motion).
 """
 
 from __future__ import annotations
@@ -22,13 +26,13 @@ import zlib
 
 import numpy as np
 
-from .datasets import VideoDataset
+from .videos import VideoDataset
 
 TAU = 2 * np.pi
 
 
 def reflect(u, L):
-    """Triangle wave in [0, L] with slope ±1: the position of a point bouncing between walls 0 and L."""
+    """Triangle wave in [0, L] with slope ±1: a point bouncing between walls 0 and L."""
     return L - np.abs(np.mod(u, 2 * L) - L)
 
 
@@ -79,7 +83,10 @@ def _color(rng, lo=0.35, hi=1.0):
 
 
 class SyntheticVideos(VideoDataset):
-    """Base of the analytic sets: `n` videos of `length` frames at `resolution`², deterministic in (seed, i)."""
+    """Base of the analytic sets: `n` videos of `length` frames at `resolution`².
+
+    Deterministic in (seed, i).
+    """
 
     kind = "base"
 
@@ -139,13 +146,16 @@ class SyntheticVideos(VideoDataset):
 
     def __repr__(self):
         return (
-            f"{type(self).__name__}(n={self.n}, length={self.length}, resolution={self.resolution}, "
-            f"seed={self.seed})"
+            f"{type(self).__name__}(n={self.n}, length={self.length}, "
+            f"resolution={self.resolution}, seed={self.seed})"
         )
 
 
 class ShapesVideos(SyntheticVideos):
-    """Bouncing, spinning anti-aliased shapes with constant colour and size (physics: v constant between bounces)."""
+    """Bouncing, spinning anti-aliased shapes with constant colour and size.
+
+    Physics: the velocity is constant between bounces.
+    """
 
     kind = "shapes"
 
@@ -209,7 +219,10 @@ class ShapesVideos(SyntheticVideos):
 
 
 class PeriodicVideos(SyntheticVideos):
-    """Exactly periodic motion: pendulum, pinwheel or pulsing blob; `params(i)["period"]` is the ground truth."""
+    """Exactly periodic motion: pendulum, pinwheel or pulsing blob.
+
+    `params(i)["period"]` is the ground truth.
+    """
 
     kind = "periodic"
     kinds = ("pendulum", "pinwheel", "blob")
@@ -271,8 +284,9 @@ class PeriodicVideos(SyntheticVideos):
             s = np.mod(np.arctan2(y, x) - p["direction"] * ph, TAU) / (
                 np.pi / k
             )  # [F, H, W] in [0, 2k)
-            # Blade j covers s in [2j, 2j+1). Each blade's anti-aliased coverage is a continuous function of t,
-            # and colours are blended by coverage, so nothing jumps when an edge crosses a pixel (even near the hub).
+            # Blade j covers s in [2j, 2j+1). Each blade's anti-aliased coverage is a continuous
+            # function of t, and colours are blended by coverage, so nothing jumps when an edge
+            # crosses a pixel (even near the hub).
             centres = 2 * np.arange(k) + 0.5  # [k]
             off = np.mod(s[..., None] - centres + k, 2 * k) - k  # [F, H, W, k] in [-k, k)
             d = (
@@ -296,7 +310,10 @@ class PeriodicVideos(SyntheticVideos):
 
 
 def _hash01(ix, iy, iz, seed: int):
-    """Deterministic pseudo-random values in [0, 1) on an infinite integer lattice (int64 arithmetic, 32-bit mix)."""
+    """Deterministic pseudo-random values in [0, 1) on an infinite integer lattice.
+
+    int64 arithmetic with a 32-bit mix.
+    """
     m = 0xFFFFFFFF
     h = (ix * 0x8DA6B343 + iy * 0xD8163841 + iz * 0xCB1AB31F + seed) & m
     h ^= h >> 15
@@ -312,7 +329,10 @@ def _fade(f):
 
 
 class SkyVideos(SyntheticVideos):
-    """Procedural sky timelapse: fBm clouds from a hashed (x, y, t) value-noise lattice, advected by wind."""
+    """Procedural sky timelapse: fBm clouds from a hashed (x, y, t) value-noise lattice.
+
+    The clouds are advected by a per-video wind.
+    """
 
     kind = "sky"
     octaves, base_cells = 4, 3.0  # finest octave: 24 cells across the image
@@ -417,11 +437,21 @@ def load_digit_images():
     return _DIGITS
 
 
-class DigitsVideos(SyntheticVideos):
-    """1–2 bouncing scikit-learn digits (Moving-MNIST analogue). The digit class is constant within a video.
+def _bilinear(img, iv, iu, fv, fu):
+    """Bilinear lookup of `img` [h, w] at texels (iv + fv) [F, H, 1] x (iu + fu) [F, 1, W]."""
 
-    split: "train" uses the digit images whose index % 5 != 0, "test" the others, "all" every image, so test
-    videos (another seed, split="test") show digit images never seen in training.
+    def texel(dy, dx):  # [F, H, W]
+        return img[iv[:, :, None] + dy, iu[:, None, :] + dx]
+
+    top = texel(0, 0) + fu * (texel(0, 1) - texel(0, 0))
+    return top + fv * (texel(1, 0) + fu * (texel(1, 1) - texel(1, 0)) - top)
+
+
+class DigitsVideos(SyntheticVideos):
+    """1–2 bouncing scikit-learn digits (Moving-MNIST analogue), each of one class per video.
+
+    split: "train" uses the digit images whose index % 5 != 0, "test" the others, "all" every image,
+    so test videos (another seed, split="test") show digit images never seen in training.
     """
 
     kind = "digits"
@@ -476,7 +506,8 @@ class DigitsVideos(SyntheticVideos):
         for d in p["digits"]:
             pad = np.pad(images[d["image"]], 1)  # [10, 10], zero border
             pos = self.position(d, t)  # [F, 2]
-            # texel coordinates of every pixel centre (+1 for the pad), clipped into the zero border outside
+            # texel coordinates of every pixel centre (+1 for the pad); outside, clipped into the
+            # zero border
             u = np.clip((self._x[0] - pos[:, :1]) / d["size"] * 8 + 0.5, 0, 9)  # [F, W]
             v = np.clip((self._y[0, :, 0] - pos[:, 1:]) / d["size"] * 8 + 0.5, 0, 9)  # [F, H]
             iu, iv = np.minimum(np.floor(u).astype(int), 8), np.minimum(np.floor(v).astype(int), 8)
@@ -484,9 +515,7 @@ class DigitsVideos(SyntheticVideos):
                 (u - iu).astype(np.float32)[:, None, :],
                 (v - iv).astype(np.float32)[:, :, None],
             )
-            g = lambda dy, dx: pad[iv[:, :, None] + dy, iu[:, None, :] + dx]  # noqa: E731  [F, H, W]
-            top = g(0, 0) + fu * (g(0, 1) - g(0, 0))
-            val = top + fv * (g(1, 0) + fu * (g(1, 1) - g(1, 0)) - top)
+            val = _bilinear(pad, iv, iu, fv, fu)  # [F, H, W]
             img = np.maximum(
                 img, val[..., None] * np.array(d["color"], np.float32)
             )  # overlapping digits: max

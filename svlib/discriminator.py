@@ -19,6 +19,7 @@ import torch.nn as nn
 
 from .config import DiscriminatorConfig
 from .layers import Conv2dLayer, FullyConnectedLayer, MappingNetwork, channels_at, resolution_log2
+from .ops import channels_last
 from .utils import check_shape
 
 
@@ -168,6 +169,12 @@ class TimeGapEncoder(nn.Module):
         return torch.cat([emb, arg.sin(), arg.cos()], dim=-1).flatten(1)
 
 
+def concat_frames(h: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """[B·F, C, H, W] -> [B, F·C, H, W]: each video's frames as time-ordered channel groups."""
+    N, C, H, W = h.shape
+    return channels_last(h.reshape(batch_size, N // batch_size * C, H, W))
+
+
 class Discriminator(nn.Module):
     """D(x [B, F, C, H, W], t [B, F], c) -> logits [B] (holistic) or [B, F] (holistic=False)."""
 
@@ -246,13 +253,13 @@ class Discriminator(nn.Module):
             check_shape(t, [B, F_], "Discriminator: t")
         if cfg.c_dim > 0:
             check_shape(c, [B, cfg.c_dim], "Discriminator: c")
-        h = x.reshape(B * F_, *x.shape[2:])  # [B·F, C, H, W] frames independent
+        h = channels_last(x.reshape(B * F_, *x.shape[2:]))  # [B·F, C, H, W] frames independent
         for k, block in enumerate(self.blocks):
-            if k == self.concat_at:  # time-ordered channel groups
-                h = h.reshape(B, F_ * h.shape[1], *h.shape[2:])  # [B, F·C', h, w]
+            if k == self.concat_at:
+                h = concat_frames(h, B)
             h = block(h)
         if self.concat_at == len(self.blocks):
-            h = h.reshape(B, F_ * h.shape[1], *h.shape[2:])
+            h = concat_frames(h, B)
         cmap = None
         if self.mapping is not None:
             parts = []

@@ -20,7 +20,7 @@ import torch.nn as nn
 from .config import GeneratorConfig
 from .layers import FullyConnectedLayer, MappingNetwork, channels_at, resolution_log2
 from .motion import MotionNetwork, motion_z_length
-from .ops import bias_act, fir_filter, modulated_conv2d, upsample2d
+from .ops import bias_act, channels_last, fir_filter, modulated_conv2d, upsample2d
 from .utils import check_shape
 
 
@@ -235,7 +235,7 @@ class Generator(nn.Module):
             v = self.motion(t, motion_z, c, first_code).reshape(B * F_, -1)  # [B·F, 2K]
             v = v[:, :, None, None].expand(-1, -1, 4, 4).to(x.dtype)  # [B·F, 2K, 4, 4]
             x = torch.cat([x, v], dim=1)  # [B·F, C4+2K, 4, 4]
-        img = None
+        x, img = channels_last(x), None
         for block in self.blocks:
             x, img = block(x, img, ws, fused=self.fused_modconv)
         return img.float().reshape(B, F_, *img.shape[1:])  # [B, F, C, H, W]

@@ -62,11 +62,11 @@ class FullyConnectedLayer(nn.Module):
         self.bias_gain = lr_multiplier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.weight * self.weight_gain
-        b = None if self.bias is None else self.bias * self.bias_gain
-        if self.activation == "linear":
-            return F.linear(x, w, b)
-        return bias_act(F.linear(x, w), b, act=self.activation)
+        # the activation's gain rides on the weights and bias: act(g·v) = g·act(v) for g >= 0
+        g = ACT_GAIN[self.activation]
+        w = self.weight * (self.weight_gain * g)
+        b = None if self.bias is None else self.bias * (self.bias_gain * g)
+        return bias_act(F.linear(x, w, b), act=self.activation, gain=1)
 
     def extra_repr(self):
         return f"in={self.in_features}, out={self.out_features}, act={self.activation}"
@@ -103,15 +103,17 @@ class Conv2dLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
         # x: [N, I, H, W] -> [N, O, H', W']
-        w = self.weight * self.weight_gain
+        if gain < 0:
+            raise ValueError(f"Conv2dLayer: gain must be >= 0, got {gain}")
+        # the gains ride on the weights and bias (the conv adds it): act(g·v) = g·act(v), g >= 0
+        g = ACT_GAIN[self.activation] * gain
+        w = self.weight * (self.weight_gain * g)
+        b = None if self.bias is None else self.bias * (self.bias_gain * g)
         x = conv2d_resample(
-            x, w, f=self.resample_filter, up=self.up, down=self.down, padding=self.padding
+            x, w, f=self.resample_filter, up=self.up, down=self.down, padding=self.padding, bias=b
         )
-        b = None if self.bias is None else self.bias * self.bias_gain
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
-        return bias_act(
-            x, b, act=self.activation, gain=ACT_GAIN[self.activation] * gain, clamp=clamp
-        )
+        return bias_act(x, act=self.activation, gain=1, clamp=clamp)
 
     def extra_repr(self):
         return (

@@ -34,6 +34,16 @@ def fir_filter(taps=(1, 3, 3, 1), device=None) -> torch.Tensor:
     return f / f.sum()
 
 
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """x [N, C, H, W], same values, stored channels-last (NHWC).
+
+    The networks keep their feature maps in this order: oneDNN (CPU) and cuDNN convolutions skip
+    a layout conversion per call, strided and transposed convolutions run up to 2.5x faster on
+    CPU, and elementwise ops and padding keep the order.
+    """
+    return x.contiguous(memory_format=torch.channels_last)
+
+
 def _pad4(padding) -> tuple[int, int, int, int]:
     """(x0, x1, y0, y1) from an int, a pair (x, y) or a quadruple."""
     if isinstance(padding, int):
@@ -52,23 +62,33 @@ def upfirdn2d(
     decimation by `down`.
 
     x: [N, C, H, W]; f: [kh, kw] (2D). Output size: (H*up + y0 + y1 - kh) // down + 1 (same for W).
-    Pure torch: a depthwise conv2d (groups=C) with the flipped filter, so it runs on any device and
-    under autocast.
+    Pure torch, so it runs on any device and under autocast: a depthwise conv2d (groups=C), or for
+    up > 1 a depthwise stride-`up` transposed conv, which skips the products with inserted zeros.
+    The symmetric part of the padding (or crop) is left to the conv, which then reads no padded
+    copy of x, and decimation is the conv's stride.
     """
     check_shape(x, ["N", "C", "H", "W"], "upfirdn2d: x")
-    N, C, H, W = x.shape
+    C = x.shape[1]
+    kh, kw = f.shape
     x0, x1, y0, y1 = _pad4(padding)
-    if up > 1:  # zero insertion: each sample followed by up-1 zeros
-        x = x.reshape(N, C, H, 1, W, 1)
-        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
-        x = x.reshape(N, C, H * up, W * up)
-    x = F.pad(x, [x0, x1, y0, y1])  # negative values crop
-    w = (f * gain).flip([0, 1]).to(x.dtype)  # true convolution; [1,3,3,1] is symmetric anyway
-    w = w[None, None].expand(C, 1, *f.shape)  # [C, 1, kh, kw]
-    x = F.conv2d(x, w, groups=C)
-    if down > 1:
-        x = x[:, :, ::down, ::down]
-    return x
+    w = (f * gain).to(x.dtype)[None, None].expand(C, 1, kh, kw)  # [C, 1, kh, kw]
+    if up > 1:
+        # transposed conv = zero insertion + true convolution with w, over the span
+        # [-(k-1), H*up - up + k - 1) of the zero-inserted signal; pad (or crop) to [-p0, H*up + p1)
+        x0, x1, y0, y1 = x0 - (kw - 1), x1 + up - kw, y0 - (kh - 1), y1 + up - kh
+        cx, cy = max(-max(x0, x1), 0), max(-max(y0, y1), 0)  # symmetric crop: the conv's padding
+        x = F.conv_transpose2d(x, w, stride=up, padding=(cy, cx), groups=C)
+        x = _pad_rest(x, x0 + cx, x1 + cx, y0 + cy, y1 + cy)
+        return x[:, :, ::down, ::down] if down > 1 else x
+    px, py = max(min(x0, x1), 0), max(min(y0, y1), 0)  # symmetric padding: the conv's own
+    x = _pad_rest(x, x0 - px, x1 - px, y0 - py, y1 - py)
+    # cross-correlation with the flipped filter = true convolution ([1,3,3,1] is symmetric anyway)
+    return F.conv2d(x, w.flip([2, 3]), padding=(py, px), stride=down, groups=C)
+
+
+def _pad_rest(x: torch.Tensor, x0: int, x1: int, y0: int, y1: int) -> torch.Tensor:
+    """F.pad by (x0, x1, y0, y1) (negative values crop), skipped when all are zero."""
+    return F.pad(x, [x0, x1, y0, y1]) if (x0, x1, y0, y1) != (0, 0, 0, 0) else x
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:
@@ -99,23 +119,25 @@ def bias_act(
 ) -> torch.Tensor:
     """y = clamp(act(x + b) * gain, ±clamp).
 
-    gain defaults to √2 for (l)relu (keeps the variance), 1 for linear.
+    gain defaults to √2 for (l)relu (keeps the variance), 1 for linear. Computed as
+    clamp(act(gain·x + gain·b)) (the activations commute with a gain >= 0) in three passes over x,
+    with `hardtanh` as the clamp, whose backward is one pass too.
     """
     if act not in ACT_GAIN:
         raise ValueError(f"bias_act: unknown activation {act!r}; choose one of {sorted(ACT_GAIN)}")
+    gain = ACT_GAIN[act] if gain is None else gain
+    if gain < 0:
+        raise ValueError(f"bias_act: gain must be >= 0, got {gain}")
     if b is not None:
         shape = [1] * x.ndim
         shape[dim] = -1
-        x = x + b.to(x.dtype).reshape(shape)
-    if act == "lrelu":
-        x = F.leaky_relu(x, alpha)
-    elif act == "relu":
-        x = F.relu(x)
-    gain = ACT_GAIN[act] if gain is None else gain
-    if gain != 1:
+        x = torch.add(b.to(x.dtype).reshape(shape) * gain, x, alpha=gain)  # gain·x + gain·b
+    elif gain != 1:
         x = x * gain
+    if act != "linear":
+        x = F.leaky_relu(x, alpha if act == "lrelu" else 0.0)  # relu: slope 0
     if clamp is not None and clamp >= 0:
-        x = x.clamp(-clamp, clamp)
+        x = F.hardtanh(x, -clamp, clamp)
     return x
 
 
@@ -127,20 +149,23 @@ def conv2d_resample(
     down: int = 1,
     padding: int = 0,
     groups: int = 1,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """conv2d with FIR resampling: upsample2d -> conv or conv -> downsample2d, up to borders.
 
     up=2: a stride-2 transposed conv at the low resolution, then the FIR filter with gain 4 (4x
     fewer MACs than convolving the upsampled image). down=2: the FIR filter, then a stride-2 conv
-    (1x1 convs: decimate first).
-    x: [N, groups*I, H, W]; w: [groups*O, I, kh, kw].
+    (1x1 convs: decimate first). `bias` is added to the output, by the conv itself unless the FIR
+    filter comes last.
+    x: [N, groups*I, H, W]; w: [groups*O, I, kh, kw]; bias: [groups*O].
     """
     if up > 1 and down > 1:
         raise ValueError("conv2d_resample: up and down together are not supported")
     kw = w.shape[-1]
     w = w.to(x.dtype)
+    b = None if bias is None else bias.to(x.dtype)
     if up == 1 and down == 1:
-        return F.conv2d(x, w, padding=padding, groups=groups)
+        return F.conv2d(x, w, b, padding=padding, groups=groups)
     if f is None:
         raise ValueError("conv2d_resample: a resampling filter f is required when up or down > 1")
     fk = f.shape[-1]
@@ -149,9 +174,9 @@ def conv2d_resample(
         p1 = padding + (fk - down) // 2
         if kw == 1:  # 1x1: low-pass + decimate first, then the cheap conv at low resolution
             x = upfirdn2d(x, f, down=down, padding=(p0, p1, p0, p1))
-            return F.conv2d(x, w, groups=groups)
+            return F.conv2d(x, w, b, groups=groups)
         x = upfirdn2d(x, f, padding=(p0, p1, p0, p1))
-        return F.conv2d(x, w, stride=down, groups=groups)
+        return F.conv2d(x, w, b, stride=down, groups=groups)
     # up > 1: transposed conv does the zero insertion and the conv in one op
     p0 = padding + (fk + up - 1) // 2 - (kw - 1)
     p1 = padding + (fk - up) // 2 - (kw - up)
@@ -161,7 +186,8 @@ def conv2d_resample(
     wt = w.flip([2, 3]).reshape(groups, O, I, kw, kw).transpose(1, 2)  # [g, I, O, k, k]
     wt = wt.reshape(groups * I, O, kw, kw)  # [g*I, O, k, k]
     x = F.conv_transpose2d(x, wt, stride=up, groups=groups)
-    return upfirdn2d(x, f, padding=(p0, p1, p0, p1), gain=up**2)
+    x = upfirdn2d(x, f, padding=(p0, p1, p0, p1), gain=up**2)
+    return x if b is None else x + b[:, None, None]
 
 
 def modulated_weight(

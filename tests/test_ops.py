@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from svlib.layers import Conv2dLayer, FullyConnectedLayer, MappingNetwork
 from svlib.ops import (
+    ACT_GAIN,
     bias_act,
     conv2d_resample,
     downsample2d,
@@ -107,6 +108,114 @@ def test_bias_act_gain_and_clamp():
     assert torch.allclose(bias_act(x, torch.ones(3)), x + 1)
     with pytest.raises(ValueError):
         bias_act(x, act="swish")
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def reference_upfirdn2d(x, f, up, down, pad, gain):
+    """The direct formulation: explicit zero insertion, a padded copy, a depthwise conv with the
+    flipped filter over every pixel, then every down-th output kept."""
+    N, C, H, W = x.shape
+    x0, x1, y0, y1 = pad
+    z = x.new_zeros(N, C, H * up, W * up)
+    z[:, :, ::up, ::up] = x
+    z = F.pad(z, [x0, x1, y0, y1])
+    w = (f * gain).flip([0, 1])[None, None].expand(C, 1, *f.shape)
+    return F.conv2d(z, w, groups=C)[:, :, ::down, ::down]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("up,down", [(1, 1), (2, 1), (1, 2), (3, 1), (2, 2), (1, 3)])
+@pytest.mark.parametrize(
+    "pad", [(0, 0, 0, 0), (1, 1, 1, 1), (2, 1, 2, 1), (1, 3, 0, 2), (-1, 2, 1, -1)]
+)
+def test_upfirdn2d_fast_path_matches_direct_formulation(device, up, down, pad):
+    # the conv's own padding, its stride and the transposed conv for up > 1 are the same linear
+    # map as the direct formulation, so values and gradients (of any order) agree
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 7, 6, dtype=torch.float64, device=device, requires_grad=True)
+    f = torch.randn(4, 3, dtype=torch.float64, device=device)  # asymmetric, kh != kw
+    y = upfirdn2d(x, f, up=up, down=down, padding=pad, gain=1.7)
+    ref = reference_upfirdn2d(x, f, up, down, pad, 1.7)
+    assert y.shape == ref.shape
+    assert torch.allclose(y, ref, atol=1e-12)
+    gy = torch.randn_like(y)
+    (gx,) = torch.autograd.grad(y, x, gy)
+    (gx_ref,) = torch.autograd.grad(ref, x, gy)
+    assert torch.allclose(gx, gx_ref, atol=1e-12)
+    # channels-last input: the same values
+    y_cl = upfirdn2d(x.contiguous(memory_format=torch.channels_last), f, up, down, pad, 1.7)
+    assert torch.allclose(y_cl, ref, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kw", [{"up": 2, "padding": (2, 1, 2, 1), "gain": 4}, {"down": 2, "padding": 1}]
+)
+def test_upfirdn2d_is_twice_differentiable(kw):
+    # R1 differentiates D's input gradient again
+    x = torch.randn(1, 2, 5, 5, dtype=torch.float64, requires_grad=True)
+    f = fir_filter().double()
+
+    def squared(x):  # nonlinear in x, so the second derivative is not trivially zero
+        return upfirdn2d(x, f, **kw).square()
+
+    assert torch.autograd.gradgradcheck(squared, (x,))
+
+
+def reference_bias_act(x, b, act, gain, clamp):
+    """clamp(act(x + b) * gain, ±clamp), composed as written."""
+    x = x + b.reshape(1, -1, 1, 1)
+    x = {"linear": x, "lrelu": F.leaky_relu(x, 0.2), "relu": F.relu(x)}[act]
+    x = x * (ACT_GAIN[act] if gain is None else gain)
+    return x if clamp is None else x.clamp(-clamp, clamp)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("act", ["linear", "lrelu", "relu"])
+@pytest.mark.parametrize("gain,clamp", [(None, None), (None, 1.5), (0.5, 1.5), (3.0, None)])
+def test_bias_act_matches_composition_values_and_gradients(device, act, gain, clamp):
+    torch.manual_seed(0)
+    x = (2 * torch.randn(3, 4, 5, 5, dtype=torch.float64, device=device)).requires_grad_()
+    b = torch.randn(4, dtype=torch.float64, device=device, requires_grad=True)
+    # the gradient that flows in depends on p, as D's input gradient in R1 depends on D's weights
+    p = torch.randn(4, dtype=torch.float64, device=device, requires_grad=True)
+    r = torch.randn(3, 4, 5, 5, dtype=torch.float64, device=device)
+    out = []
+    for fn in (bias_act, reference_bias_act):
+        y = fn(x, b, act=act, gain=gain, clamp=clamp)
+        gx, gb = torch.autograd.grad(y, (x, b), p[:, None, None] * r, create_graph=True)
+        (gp,) = torch.autograd.grad((gx * x.detach()).sum() + gb.sum(), p)
+        out.append((y, gx, gb, gp))
+    for new, ref in zip(*out):
+        assert torch.allclose(new, ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("up,down,k", [(1, 1, 3), (2, 1, 3), (1, 2, 3), (1, 2, 1)])
+def test_conv2d_resample_bias_is_added_to_the_output(up, down, k):
+    torch.manual_seed(0)
+    x, w = (
+        torch.randn(2, 4, 8, 8, dtype=torch.float64),
+        torch.randn(5, 4, k, k, dtype=torch.float64),
+    )
+    b, f = torch.randn(5, dtype=torch.float64), fir_filter().double()
+    kw = {"f": f, "up": up, "down": down, "padding": k // 2}
+    y = conv2d_resample(x, w, bias=b, **kw)
+    assert torch.allclose(y, conv2d_resample(x, w, **kw) + b[:, None, None], atol=1e-12)
+
+
+@pytest.mark.parametrize("down,k,act", [(1, 3, "lrelu"), (2, 3, "lrelu"), (2, 1, "linear")])
+def test_conv2d_layer_matches_unfolded_gains(down, k, act):
+    # the layer folds the activation gain and `gain` into its weight and bias
+    torch.manual_seed(0)
+    layer = Conv2dLayer(4, 6, k, activation=act, down=down, conv_clamp=2.0).double()
+    with torch.no_grad():
+        layer.bias.normal_()
+    x = torch.randn(2, 4, 8, 8, dtype=torch.float64)
+    w = layer.weight * layer.weight_gain
+    y = conv2d_resample(x, w, f=layer.resample_filter.double(), down=down, padding=k // 2)
+    ref = reference_bias_act(y, layer.bias, act, ACT_GAIN[act] * 0.7, 2.0 * 0.7)
+    assert torch.allclose(layer(x, gain=0.7), ref, atol=1e-12)
 
 
 def loop_modconv(x, weight, styles, demodulate, up=0, f=None):

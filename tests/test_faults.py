@@ -177,7 +177,10 @@ def test_second_ctrl_c_aborts_at_once():
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_writes_a_checkpoint_that_resumes_exactly(tmp_path, sig):
-    out, env = tmp_path / "run", {**os.environ, "OMP_NUM_THREADS": "1"}
+    # the same number of threads as the in-process runs below: CPU kernels may sum in another
+    # order with another thread count, and bit-exactness is promised for the same set-up
+    threads = str(torch.get_num_threads())
+    out, env = tmp_path / "run", {**os.environ, "OMP_NUM_THREADS": threads}
     args = ["train", "--preset", "tiny", "--data", DATA, "--out", str(out), "--steps", "100000"]
     p = subprocess.Popen(
         [sys.executable, "-m", "svlib", *args], stderr=subprocess.PIPE, text=True, env=env

@@ -61,7 +61,9 @@ def one_life(
     written at the kill)."""
     args = ["train", "--preset", "tiny", "--data", DATA, "--out", str(run), "--steps", str(steps)]
     args += ["--checkpoint-every", "1", "--force" if force else "--resume"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # as many threads as the reference run in this process: CPU kernels may sum in another order
+    # with another thread count, and bit-exactness is promised for the same set-up
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     started = time.time()
     p = subprocess.Popen(
         [sys.executable, "-m", "svlib", *args],

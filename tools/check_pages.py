@@ -62,7 +62,7 @@ PROBE = r"""
   });
   // Code cells whose lines are wider than their box: the end of the line (where the shape
   // comments sit) would be hidden behind a scroll bar.
-  const clipped = [...document.querySelectorAll('div.cell div.highlight pre')]
+  const clipped = [...document.querySelectorAll('div.cell div.cell_input div.highlight pre')]
     .filter(e => e.scrollWidth > e.clientWidth + 1)
     .map(e => e.innerText.split('\n').reduce((a, b) => (b.length > a.length ? b : a), ''));
   return JSON.stringify({

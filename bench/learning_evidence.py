@@ -118,6 +118,11 @@ def main() -> None:
         "still: its appearance alone), other (real clips of other videos: the sampling-noise "
         "floor)",
     )
+    ap.add_argument(
+        "--cache-dir",
+        default=None,
+        help="keep the real clips' I3D features here and reuse them (default: a temporary folder)",
+    )
     ap.add_argument("--diagnose", action="store_true", help="add the rows held and other")
     ap.add_argument(
         "--seed",
@@ -134,7 +139,8 @@ def main() -> None:
     det = None if a.no_fvd else load_i3d(a.i3d, device=dev)
     pkey = f"params{a.proxy_frames}"
     rows, full = {}, {}
-    with tempfile.TemporaryDirectory() as cache:
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = a.cache_dir or tmp
         half = len(data) // 2
         if max(a.n, a.n_proxy) > half:
             print(

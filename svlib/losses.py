@@ -95,10 +95,13 @@ def ema_beta(
 def ema_update(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
     """G_ema ← β·G_ema + (1−β)·G for parameters; buffers (e.g. w_avg) are copied from G."""
     src = dict(G.named_parameters())
+    ema, new = [], []
     for name, p_ema in G_ema.named_parameters():
         if name not in src:
             raise ValueError(f"ema_update: G has no parameter {name!r}; G_ema must be a copy of G")
-        p_ema.lerp_(src[name].to(p_ema.dtype), 1 - beta)
+        ema.append(p_ema)
+        new.append(src[name].to(p_ema.dtype))
+    torch._foreach_lerp_(ema, new, 1 - beta)  # one kernel launch for all parameters
     src = dict(G.named_buffers())
     for name, b_ema in G_ema.named_buffers():
         if name not in src:

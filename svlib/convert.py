@@ -50,7 +50,7 @@ class OfficialCheckpointError(UsageError):
 
 
 class _Refused(pickle.UnpicklingError):
-    """A global the file names that is not on the allow-list (raised before anything runs)."""
+    """Something the file asks for that is not on the allow-list (raised before anything runs)."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -150,6 +150,29 @@ def _persistent_obj(meta):
     return _Persistent(name, state)
 
 
+class _RestrictedUnpickler(pickle._Unpickler):
+    """The pure-Python unpickler, restricted: no global unless a subclass allows it, no
+    persistent ids unless a subclass reads them, and object state (BUILD) only for the
+    stand-ins above, so no __setstate__ of any other type ever runs on the file's data."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def find_class(self, module, name):
+        raise _Refused(f"global {module}.{name}")
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("persistent ids are not part of a network pickle")
+
+    def _load_build(self):
+        state = self.stack.pop()
+        inst = self.stack[-1]
+        if not isinstance(inst, (_Record, _PlainDict)):
+            raise _Refused(f"object state for a {type(inst).__name__}")
+        inst.__setstate__(state)
+
+    dispatch[pickle.BUILD[0]] = _load_build
+
+
 # ----------------------------------------------------------------------------------------------
 # Tensors: storages are pickled as the bytes of a legacy torch.save, parsed here with the same
 # restrictions (the official `_load_from_bytes` calls torch.load with weights_only=False)
@@ -183,11 +206,11 @@ class _Storage:
     data: torch.Tensor
 
 
-class _StorageUnpickler(pickle.Unpickler):
+class _StorageUnpickler(_RestrictedUnpickler):
     def find_class(self, module, name):
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(_STORAGE_DTYPES[name])
-        raise _Refused(f"{module}.{name}")
+        raise _Refused(f"global {module}.{name}")
 
     def persistent_load(self, pid):
         # ('storage', storage_type, root_key, location, numel, view_metadata)
@@ -234,9 +257,8 @@ def _load_plain(f):
     return _PlainUnpickler(f).load()
 
 
-class _PlainUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        raise _Refused(f"{module}.{name}")
+class _PlainUnpickler(_RestrictedUnpickler):
+    pass
 
 
 def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=None, meta=None):
@@ -250,6 +272,8 @@ def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=No
         return torch.empty(size, dtype=data.dtype)
     if int(offset) < 0 or extent > data.numel() or any(s < 0 for s in stride):
         raise pickle.UnpicklingError("tensor reaches outside its storage")
+    if math.prod(size) > data.numel():  # stride-0 views could ask for any amount of memory
+        raise pickle.UnpicklingError("tensor larger than its storage")
     return torch.as_strided(data, size, stride, int(offset)).clone()
 
 
@@ -321,17 +345,14 @@ def _allow_list() -> dict[tuple[str, str], Any]:
 _ALLOWED = _allow_list()
 
 
-class _OfficialUnpickler(pickle.Unpickler):
+class _OfficialUnpickler(_RestrictedUnpickler):
     """Resolves only the allow-listed globals; every other one is refused before it is used."""
 
     def find_class(self, module, name):
         try:
             return _ALLOWED[(module, name)]
         except KeyError:
-            raise _Refused(f"{module}.{name}") from None
-
-    def persistent_load(self, pid):
-        raise pickle.UnpicklingError("persistent ids are not part of a network pickle")
+            raise _Refused(f"global {module}.{name}") from None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -386,6 +407,8 @@ def _resolve(rec: _ConfigRecord, expr: str, depth: int):
 
 def _config_value(rec, depth: int = 0):
     """An OmegaConf node or container as plain Python data."""
+    if depth > 64:  # a container holding itself, or absurdly nested
+        raise ValueError("config nested too deeply")
     if not isinstance(rec, _ConfigRecord):
         return _plain(rec, depth)
     state = rec.state if isinstance(rec.state, dict) else {}
@@ -406,16 +429,16 @@ def _config_value(rec, depth: int = 0):
             return content  # left as written; a field svlib needs is then refused by type
         return content
     if isinstance(content, dict):
-        return {k: _config_value(v, depth) for k, v in content.items()}
+        return {k: _config_value(v, depth + 1) for k, v in content.items()}
     if isinstance(content, list):
-        return [_config_value(v, depth) for v in content]
-    return _plain(content, depth)
+        return [_config_value(v, depth + 1) for v in content]
+    return _plain(content, depth + 1)
 
 
 def _plain(x, depth: int = 0):
     """Kwargs and attributes as plain data: configs resolved, containers rebuilt."""
     if depth > 64:
-        raise OfficialCheckpointError("nested too deeply")
+        raise ValueError("kwargs nested too deeply")
     if isinstance(x, _ConfigRecord):
         return _config_value(x, depth + 1)
     if isinstance(x, dict):
@@ -471,37 +494,37 @@ def read_official_pickle(source, name: str | None = None) -> dict[str, Any]:
     `OfficialCheckpointError` naming the file when it is unreadable, truncated, or names a
     global outside the allow-list (which is then not imported)."""
     label = str(name if name is not None else source)
+    if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
+        raise OfficialCheckpointError(f"official network pickle not found: {label}")
     try:
         if isinstance(source, (str, os.PathLike)):
-            if not Path(source).is_file():
-                raise OfficialCheckpointError(f"official network pickle not found: {label}")
             with open(source, "rb") as f:
                 raw = _OfficialUnpickler(f).load()
         else:
             raw = _OfficialUnpickler(source).load()
+        if not isinstance(raw, dict):
+            raise OfficialCheckpointError(
+                f"{label}: expected a dict of networks (G, D, G_ema, ...), got {type(raw).__name__}"
+            )
+        out = {}
+        for k, v in raw.items():
+            net = _network(v)
+            out[k] = net if net is not None else _plain(v)
+        return out
     except OfficialCheckpointError:
         raise
     except _Refused as e:
         raise OfficialCheckpointError(
-            f"{label}: refused global {e} (an official network pickle needs only tensors, "
+            f"{label}: refused {e} (an official network pickle needs only tensors, "
             "module state and configs; nothing named by the file was imported or run)"
         ) from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError, struct.error, RuntimeError, MemoryError) as e:  # fmt: skip
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
+            KeyError, struct.error, RuntimeError, MemoryError, RecursionError) as e:  # fmt: skip
         detail = " ".join(str(e).split())[:160] or type(e).__name__
         raise OfficialCheckpointError(
             f"{label} is not a readable official network pickle (truncated, or not a pickle): "
             f"{type(e).__name__}: {detail}"
         ) from None
-    if not isinstance(raw, dict):
-        raise OfficialCheckpointError(
-            f"{label}: expected a dict of networks (G, D, G_ema, ...), got {type(raw).__name__}"
-        )
-    out = {}
-    for k, v in raw.items():
-        net = _network(v)
-        out[k] = net if net is not None else _plain(v)
-    return out
 
 
 # ----------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import torch
 
 from svlib import convert as svconvert
 from svlib.checkpoint import load_checkpoint, load_generator
+from svlib.checks import UsageError
 from svlib.convert import (
     OfficialCheckpointError,
     convert_official,
@@ -349,25 +350,30 @@ def _bad_pickles(marker: Path) -> dict[str, tuple[bytes, str]]:
     system = pickle.dumps({"G_ema": _Call(os.system, touch)})
     inner = pickle.dumps(_Call(os.system, touch), protocol=2)
     return {
-        "os.system": (system, f"{os.system.__module__}.system"),
-        "eval": (pickle.dumps({"G_ema": _Call(eval, write)}), "builtins.eval"),
-        "exec": (pickle.dumps({"D": _Call(exec, write)}), "builtins.exec"),
+        "os.system": (system, f"global {os.system.__module__}.system"),
+        "eval": (pickle.dumps({"G_ema": _Call(eval, write)}), "global builtins.eval"),
+        "exec": (pickle.dumps({"D": _Call(exec, write)}), "global builtins.exec"),
         # a class of the official code, named by reference: importing it would run its module
         "official class": (
             b"(dp0\nVG_ema\np1\nctraining.networks\nGenerator\np2\n(tRp3\ns.",
-            "training.networks.Generator",
+            "global training.networks.Generator",
+        ),
+        # state for an object that is not a stand-in (its __setstate__ would run on file data)
+        "object state": (
+            b"ccollections\nOrderedDict\n)R(dVx\nI1\nsb.",
+            "object state for a OrderedDict",
         ),
         # a tensor storage whose bytes hide a call (the official loader would torch.load them)
         "storage bytes": (
             pickle.dumps(
                 {"G": _Call(torch.storage._load_from_bytes, _legacy_storage_bytes(inner))}
             ),
-            f"{os.system.__module__}.system",
+            f"global {os.system.__module__}.system",
         ),
     }
 
 
-@pytest.mark.parametrize("kind", ["os.system", "eval", "exec", "official class", "storage bytes"])
+@pytest.mark.parametrize("kind", list(_bad_pickles(Path("marker"))))
 def test_code_in_the_pickle_is_refused_unexecuted(tmp_path, kind):
     marker = tmp_path / "it-ran"
     blob, refused = _bad_pickles(marker)[kind]
@@ -376,7 +382,7 @@ def test_code_in_the_pickle_is_refused_unexecuted(tmp_path, kind):
     with pytest.raises(OfficialCheckpointError) as e:
         read_official_pickle(path)
     msg = str(e.value)
-    assert "\n" not in msg and str(path) in msg and f"refused global {refused}" in msg
+    assert "\n" not in msg and str(path) in msg and f"refused {refused}" in msg
     with pytest.raises(OfficialCheckpointError):
         convert_official(path, tmp_path / "out.pt")
     assert not marker.exists() and not (tmp_path / "out.pt").exists()
@@ -402,6 +408,16 @@ def test_truncated_and_non_pickle_files_give_one_line(monkeypatch, fixture, tmp_
     assert not (tmp_path / "out.pt").exists()
     with pytest.raises(OfficialCheckpointError, match="not found"):
         read_official_pickle(tmp_path / "missing.pkl")
+
+
+def test_destination_is_checked_before_reading(official_pkl, tmp_path):
+    before = official_pkl.read_bytes()
+    with pytest.raises(UsageError, match="is the source pickle"):
+        convert_official(official_pkl, official_pkl)
+    (tmp_path / "afile").write_text("a file where a folder is expected")
+    with pytest.raises(UsageError, match="afile is a file"):
+        convert_official(official_pkl, tmp_path / "afile" / "out.pt")
+    assert official_pkl.read_bytes() == before
 
 
 @pytest.mark.parametrize(

@@ -205,17 +205,31 @@ class _Builder:
         return out
 
 
-def official_pickle(monkeypatch, fixture, source=PLACEHOLDER_SOURCE, config_edits=()) -> bytes:
-    """The bytes of an official network pickle of the fixture's networks."""
+def official_pickle(
+    monkeypatch, fixture, source=PLACEHOLDER_SOURCE, config_edits=(), kwargs_edits=()
+) -> bytes:
+    """The bytes of an official network pickle of the fixture's networks.
+
+    config_edits: (dotted path in the experiment config, value); kwargs_edits: (network, dotted
+    path in its constructor kwargs, value)."""
     config = _deep_copy(fixture["experiment_config"])
     for path, value in config_edits:
-        *parents, last = path.split(".")
-        d = config
-        for p in parents:
-            d = d[p]
-        d[last] = value
+        _set(config, path, value)
+    fx = dict(fixture, networks=dict(fixture["networks"]))
+    for net, path, value in kwargs_edits:
+        node = fx["networks"][net] = dict(fx["networks"][net])
+        node["attrs"] = _deep_copy(node["attrs"])
+        _set(node["attrs"]["_init_kwargs"], path, value)
     names = _OfficialNames(monkeypatch)
-    return pickle.dumps(_Builder(names, fixture, source, config).snapshot(), protocol=4)
+    return pickle.dumps(_Builder(names, fx, source, config).snapshot(), protocol=4)
+
+
+def _set(d: dict, path: str, value) -> None:
+    *parents, last = path.split(".")
+    for p in parents:
+        d = d[p]
+        d = d.get("__easydict__", d)  # kwargs dicts are EasyDicts
+    d[last] = value
 
 
 def _deep_copy(x):
@@ -429,13 +443,18 @@ def test_destination_is_checked_before_reading(official_pkl, tmp_path):
         (("model.discriminator.dummy_c", True), "D cfg.dummy_c=True"),
         # reached through two interpolations: sampling.max_num_frames -> dataset.max_num_frames
         (("dataset.max_num_frames", 48), "D cfg.sampling.max_num_frames=48"),
+        (("G_ema", "synthesis_kwargs.architecture", "resnet"), "G synthesis_kwargs.architecture"),
+        (("G_ema", "mapping_kwargs.embed_features", 8), "G mapping_kwargs.embed_features=8"),
+        (("D", "epilogue_kwargs.mbstd_group_size", None), "D epilogue_kwargs.mbstd_group_size"),
+        (("D", "mapping_kwargs.lr_multiplier", 0.1), "D mapping_kwargs.lr_multiplier=0.1"),
     ],
 )
 def test_unrepresentable_config_is_refused_naming_the_field(
     monkeypatch, fixture, tmp_path, edit, field
 ):
     path = tmp_path / "odd.pkl"
-    path.write_bytes(official_pickle(monkeypatch, fixture, config_edits=[edit]))
+    edits = dict(config_edits=[edit]) if len(edit) == 2 else dict(kwargs_edits=[edit])
+    path.write_bytes(official_pickle(monkeypatch, fixture, **edits))
     with pytest.raises(OfficialCheckpointError) as e:
         convert_official(path, tmp_path / "out.pt")
     msg = str(e.value)
@@ -481,3 +500,34 @@ def test_cli_refusal_is_one_line_with_status_2(capsys, tmp_path):
         len(lines) == 1 and lines[0].startswith("svlib convert: error:") and "refused" in lines[0]
     )
     assert not marker.exists() and not (tmp_path / "out.pt").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# The fixture itself, from the official code (only where a checkout is named)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("SVLIB_OFFICIAL_REPO"),
+    reason="SVLIB_OFFICIAL_REPO (a stylegan-v checkout, omegaconf importable) is not set",
+)
+def test_fixture_tool_rebuilds_the_committed_fixture(fixture, tmp_path):
+    import json
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
+    out, res = tmp_path / "fixture.pt", tmp_path / "result.json"
+    tool = root / "tools" / "official_fixture.py"
+    r = subprocess.run(
+        [sys.executable, str(tool), "tiny", "--fixture", str(out), "--json", str(res)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert max(json.loads(res.read_text())["max_abs_diff"].values()) <= 1e-4
+    again = torch.load(out, weights_only=True)
+    assert again["globals"] == fixture["globals"]
+    for k, v in fixture["outputs"].items():
+        assert torch.allclose(again["outputs"][k], v, atol=1e-6), k

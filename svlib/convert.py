@@ -673,11 +673,11 @@ def _discriminator_fields(f: _Fields, cfg) -> None:
     f.known("epilogue_kwargs", {"mbstd_group_size", "mbstd_num_channels", "activation"})
     group = f.get("epilogue_kwargs.mbstd_group_size", 4, int)
     channels = f.get("epilogue_kwargs.mbstd_num_channels", 1, int)
-    if group is None or (channels > 0 and group < 2):
+    if channels > 0 and (group is None or group < 2):
         # svlib's group is at most mbstd_group_size (None = the whole batch is not a size) and
         # a group of 1 turns the layer off instead of appending a constant channel
         f.refuse("epilogue_kwargs.mbstd_group_size", group, "an integer >= 2 is needed")
-    d.mbstd_group_size, d.mbstd_num_channels = group, channels
+    d.mbstd_group_size, d.mbstd_num_channels = (group or 0), channels
     f.need("epilogue_kwargs.activation", "lrelu", "lrelu")
     f.need("cfg.dummy_c", False, False, "the conditioning must be used")
     if f.get("cfg.skip_small_t_freqs", 0):
@@ -751,7 +751,7 @@ def generator_state_dict(G: OfficialNetwork, cfg, label: str = "official pickle"
     Fixed buffers (FIR filters, motion frequencies and phase scales) are checked, not copied."""
     from .generator import Generator
 
-    ref = Generator(cfg.G)  # only for the buffers svlib derives from the config
+    ref = _build(Generator, cfg.G, label, "G")  # only for the buffers svlib derives from cfg
     enc = ref.motion.time_encoder
     checks = {
         "synthesis.motion_encoder.time_encoder.freqs": enc.omega[None],
@@ -805,7 +805,7 @@ def discriminator_state_dict(D: OfficialNetwork, cfg, label: str = "official pic
     """svlib `Discriminator` state dict from the official discriminator's tensors."""
     from .discriminator import Discriminator
 
-    ref = Discriminator(cfg.D)
+    ref = _build(Discriminator, cfg.D, label, "D")
     R = cfg.D.resolution
     out = {}
     for name, t in D.tensors.items():
@@ -833,6 +833,13 @@ def discriminator_state_dict(D: OfficialNetwork, cfg, label: str = "official pic
             )
     _fits(label, "D", ref, out)
     return out
+
+
+def _build(cls, sub_cfg, label: str, net: str) -> torch.nn.Module:
+    try:
+        return cls(sub_cfg)
+    except ValueError as e:  # e.g. periods or widths the official kwargs set to odd values
+        raise OfficialCheckpointError(f"{label}: {net} does not build in svlib: {e}") from None
 
 
 def _fir() -> torch.Tensor:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import copyreg
 import importlib
+import io
 import os
 import pickle
 import sys
@@ -248,8 +249,6 @@ def _globals(blob: bytes) -> set[tuple[str, str]]:
             seen.add((module.replace("numpy.core.", "numpy._core."), name))
             return super().find_class(module, name)
 
-    import io
-
     Logging(io.BytesIO(blob)).load()
     return seen
 
@@ -318,6 +317,7 @@ def test_contents_are_plain_data_with_interpolations_resolved(official_pkl, fixt
     assert gcfg["sampling"]["max_num_frames"] == spec["max_num_frames"]  # via ${dataset....}
     assert G.kwargs["mapping_kwargs"]["num_layers"] == spec["mapping_layers"]
     _, D, cfg = load_official(official_pkl)
+    assert D is not None and D.cfg.num_frames == spec["num_frames"]
     assert (cfg.G.resolution, cfg.D.concat_res, cfg.D.max_time_gap) == (
         spec["resolution"],
         spec["concat_res"],

@@ -242,6 +242,27 @@ def _cmd_convert_i3d(a) -> int:
     return 0
 
 
+def _add_convert(sub):
+    p = sub.add_parser(
+        "convert",
+        help="turn an official StyleGAN-V network-snapshot-*.pkl into an svlib checkpoint, "
+        "reading only its tensors and configs (no code from the file runs)",
+    )
+    p.add_argument("src", help="official network pickle (network-snapshot-*.pkl)")
+    p.add_argument("dst", help="output svlib checkpoint .pt (G_ema, G, D and the config)")
+
+
+def _cmd_convert(a) -> int:
+    from .checkpoint import load_checkpoint
+    from .convert import convert_official
+
+    out = convert_official(a.src, a.dst)
+    data = load_checkpoint(out)
+    g, nets = data["config"]["G"], ", ".join(data["converted_from"]["networks"])
+    print(f"{out}  ({g['resolution']}², {nets})")
+    return 0
+
+
 def _cmd_presets(a) -> int:
     from .config import PRESETS, get_preset
 
@@ -261,6 +282,7 @@ _COMMANDS = {
     "prepare": _cmd_prepare,
     "export": _cmd_export,
     "convert-i3d": _cmd_convert_i3d,
+    "convert": _cmd_convert,
     "config": _cmd_config,
     "presets": _cmd_presets,
 }
@@ -279,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_prepare(sub)
     _add_export(sub)
     _add_convert_i3d(sub)
+    _add_convert(sub)
     _add_config(sub)
     sub.add_parser("presets", help="list the named presets")
     try:

@@ -110,7 +110,8 @@ class DiscriminatorConfig:
     holistic: bool = True
     # True (the paper's): cmap comes from the time gaps between the frames. False: the mapping
     # gets zeros in place of the gap code (the official `dummy_c` ablation; same layers, cmap
-    # becomes one learned vector), so D does not know how far apart its frames are
+    # becomes one learned vector, 0 until D's first step), so D does not know how far apart its
+    # frames are
     gap_conditioning: bool = True
 
 

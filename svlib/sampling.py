@@ -33,9 +33,11 @@ def allowed_spans(
 ) -> np.ndarray:
     """Spans T (int64 [K]) the sampler may draw for a video of `length` frames.
 
-    mode="dense": the single span F−1 (consecutive frames; max_dist is not used). Sparse: powers of two with F−1 <= T <= min(length−1, max_dist). If no power of two fits but a span does
-    (e.g. F=4, length=4 needs T=3), falls back to the single span min(length−1, max_dist): every
-    video with length >= F stays usable (a documented departure; never hit with the paper's F=3).
+    Sparse (the paper's): powers of two with F−1 <= T <= min(length−1, max_dist). If no power of
+    two fits but a span does (e.g. F=4, length=4 needs T=3), falls back to the single span
+    min(length−1, max_dist): every video with length >= F stays usable (a documented departure;
+    never hit with the paper's F=3). mode="dense": the single span F−1 (consecutive frames;
+    max_dist is not used).
     """
     _check_mode(mode)
     length, num_frames, max_dist = int(length), int(num_frames), int(max_dist)

@@ -19,6 +19,8 @@ falls on all alike.
 
     OMP_NUM_THREADS=1 taskset -c 0 python bench/bench_variants.py --preset cpu --batch 8 \\
         --json bench/results/variants/cpu32_b8.json
+    SVLIB_OFFICIAL_REPO=/tmp/official PYTHONPATH=$PWD:/tmp/offdeps python bench/bench_variants.py \\
+        --official-counts --counts-only --json bench/results/variants/official_counts.json
 
 With SVLIB_OFFICIAL_REPO set (see bench/bench_official.py), `--official-counts` also builds the
 official networks with the same alternative switched on where the official code has it
@@ -146,12 +148,12 @@ def official_counts(presets) -> dict:
     from svlib.models import build_models, count_params
 
     off = bo.Official(os.environ[bo.ENV], ops="ref")
+    out = {"official_commit": bo._official_commit(off.repo)}
     switch = {  # svlib override -> the official config change
         "lstm_codes": ("generator", "motion", "gen_strategy", "autoregressive"),
         "no_gap_conditioning": ("discriminator", None, "dummy_c", True),
     }
     base_cfg = bo.official_cfg
-    out = {}
     for preset in presets:
         for name, (net, sub, key, value) in switch.items():
             cfg = resolve_auto(get_preset(preset, VARIANTS[name]))
@@ -215,29 +217,34 @@ def main(argv=None) -> None:
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--official-counts", action="store_true", help="needs SVLIB_OFFICIAL_REPO")
     p.add_argument("--count-presets", nargs="+", default=["cpu", "paper256"])
+    p.add_argument("--counts-only", action="store_true", help="only --official-counts, no timing")
     p.add_argument("--json", type=Path, help="write the results here")
     a = p.parse_args(argv)
     if "paper" not in a.variants:
         a.variants = ["paper", *a.variants]
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    res = {
-        "preset": a.preset,
-        "batch": a.batch,
-        "threads": torch.get_num_threads(),
-        "iters": a.iters,
-        "long_frames": a.long_frames,
-        "long_motion_frames": a.long_motion_frames,
-        "chunk": a.chunk,
-        "torch": torch.__version__,
-    }
+    if a.counts_only and not a.official_counts:
+        raise SystemExit("--counts-only needs --official-counts")
+    res = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    if not a.counts_only:
+        res |= {
+            "preset": a.preset,
+            "batch": a.batch,
+            "iters": a.iters,
+            "warmup": a.warmup,
+            "long_frames": a.long_frames,
+            "long_motion_frames": a.long_motion_frames,
+            "chunk": a.chunk,
+        }
     if a.official_counts:
         if not os.environ.get("SVLIB_OFFICIAL_REPO"):
             raise SystemExit("--official-counts: set SVLIB_OFFICIAL_REPO to a stylegan-v checkout")
         res["official_counts"] = official_counts(a.count_presets)
         print(json.dumps(res["official_counts"], indent=1))
-    rows = measure(a.variants, a)
-    res["variants"] = rows
-    print(table(rows))
+    if not a.counts_only:
+        rows = measure(a.variants, a)
+        res["variants"] = rows
+        print(table(rows))
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps(res, indent=1) + "\n")

@@ -375,3 +375,23 @@ def test_lstm_long_videos_in_chunks_equal_one_call():
     assert (whole[:, 1:] - whole[:, :-1]).abs().mean() > 1e-4  # and the video moves
     # the conv1d codes' window does not start at 0 (what makes the LSTM slower in chunks)
     assert noise_window(tiny().G.motion, torch.tensor([40.0, 47.5]))[0] == 5
+
+
+# ----------------------------------------------------------------------------------------------
+# Against the official code, where it has the same switch (skipped without a checkout)
+
+
+@pytest.mark.skipif(
+    not __import__("os").environ.get("SVLIB_OFFICIAL_REPO"),
+    reason="SVLIB_OFFICIAL_REPO (a stylegan-v checkout) is not set",
+)
+def test_counts_match_the_official_models_with_the_same_switch():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_variants import official_counts
+
+    res = official_counts(["cpu"])
+    for name in ("cpu/lstm_codes", "cpu/no_gap_conditioning"):
+        row = res[name]
+        assert row["svlib_G"] == row["official_G"] and row["svlib_D"] == row["official_D"], name

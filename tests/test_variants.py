@@ -25,6 +25,7 @@ ASSETS = sorted((Path(svlib.__file__).parent / "assets").glob("*.pt"))
 # name -> overrides of the tiny preset (the default row is the paper's model)
 VARIANTS = {
     "paper": [],
+    "frames2": ["sampling.num_frames=2", "D.num_frames=2"],  # sparse with F = 2 (as at 1024²)
     "dense16": ["sampling.mode=dense", "sampling.num_frames=16", "D.num_frames=16"],
     "no_gap_conditioning": ["D.gap_conditioning=false"],
     "raw_embedding": ["G.motion.embedding=raw"],
@@ -58,6 +59,7 @@ def test_defaults_are_the_papers_choices():
 
 def test_options_set_by_dotted_name_and_flag_and_bad_values_name_the_field():
     cfg = apply_overrides(get_preset("cpu"), [o for v in VARIANTS.values() for o in v])
+    assert cfg.sampling.num_frames == cfg.D.num_frames == 16
     assert cfg.sampling.mode == "dense" and cfg.D.gap_conditioning is False
     assert cfg.G.motion.embedding == "raw" and cfg.G.motion.codes == "lstm"
     for bad, field in [

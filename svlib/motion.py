@@ -98,7 +98,8 @@ class LSTMMotionCodes(nn.Module):
     z_dim = code_dim), zero initial state, u_j = h_j. The LSTM is PyTorch's own, so no
     equalized-lr multiplier applies. u_j depends on motion_z[:, :j+1], all earlier noise: a window
     of a long sequence must start at grid index 0, and hidden states can drift over long videos
-    (the paper's argument for the conv1d codes).
+    (the paper's argument for the conv1d codes). torch.compile breaks its graph at the LSTM
+    (Dynamo does not trace RNN modules unless `torch._dynamo.config.allow_rnn` is set).
     """
 
     def __init__(self, cfg: MotionConfig, c_dim: int = 0):

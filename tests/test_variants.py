@@ -397,3 +397,22 @@ def test_counts_match_the_official_models_with_the_same_switch():
     for name in ("cpu/lstm_codes", "cpu/no_gap_conditioning"):
         row = res[name]
         assert row["svlib_G"] == row["official_G"] and row["svlib_D"] == row["official_D"], name
+
+
+def test_training_run_keeps_the_options_in_its_checkpoints(tmp_path):
+    from svlib.training import train
+
+    every = [o for v in VARIANTS.values() for o in v]  # all four alternatives at once
+    short = ["sampling.num_frames=4", "D.num_frames=4", "train.batch_size=2"]  # dense, F = 4
+    cfg = tiny(*every, *short, "train.checkpoint_every=2")
+    train(cfg, "synthetic:shapes?n=4&length=24", tmp_path, steps=2, progress=False)
+    G, saved = load_generator(tmp_path)
+    assert (saved.sampling.mode, saved.sampling.num_frames, saved.D.gap_conditioning) == (
+        "dense",
+        4,
+        False,
+    )
+    assert (saved.G.motion.codes, saved.G.motion.embedding) == ("lstm", "raw")
+    assert type(G.motion.mapping).__name__ == "LSTMMotionCodes"
+    video = generate_frames(G, 20, seed=0, chunk_size=6)  # long-video path of the loaded G
+    assert video.shape == (1, 20, 3, 16, 16) and torch.isfinite(video).all()

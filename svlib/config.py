@@ -48,6 +48,16 @@ class MotionConfig:
     kernel_size: int = 11
     num_layers: int = 2  # conv1d layers in the motion mapping network
     lr_multiplier: float = 0.01  # equalized-lr multiplier of the conv1d layers (as the mapping)
+    # how the motion codes u come from the noise: "conv1d" (the paper's padding-free conv1d stack:
+    # u_j sees only nearby noise, so videos extend to any t) or "lstm" (a one-layer LSTM run
+    # along the grid, hidden size code_dim: u_j depends on all earlier noise, as MoCoGAN's
+    # motion and the official `gen_strategy: autoregressive`; kernel_size, num_layers and
+    # lr_multiplier are unused)
+    codes: str = "conv1d"
+    # v(t) from the codes: "aligned" (the paper's: sinusoids minus their chord between anchors,
+    # plus interpolated aligners, continuous in t) or "raw" (the sinusoids of the left anchor
+    # alone, no aligners: they jump at every grid point)
+    embedding: str = "aligned"
 
     @property
     def grid_spacing(self) -> float:
@@ -98,6 +108,11 @@ class DiscriminatorConfig:
     # False gives the plain StyleGAN2 image discriminator (one logit per frame, no time
     # conditioning), used for cost comparisons.
     holistic: bool = True
+    # True (the paper's): cmap comes from the time gaps between the frames. False: the mapping
+    # gets zeros in place of the gap code (the official `dummy_c` ablation; same layers, cmap
+    # becomes one learned vector, 0 until D's first step), so D does not know how far apart its
+    # frames are
+    gap_conditioning: bool = True
 
 
 @dataclass
@@ -106,6 +121,9 @@ class SamplingConfig:
 
     num_frames: int = 3  # F frames per training clip (2 also works)
     max_dist: int = 32  # largest total span T between the first and the last frame
+    # "sparse" (the paper's: random frames in a span T drawn from the powers of two up to
+    # max_dist) or "dense" (F consecutive frames, every gap 1, max_dist unused)
+    mode: str = "sparse"
     max_num_frames: int = 1024  # longer videos are cut to a random window of this many frames
 
 
@@ -282,6 +300,9 @@ _CHOICES = {
     "train.amp": ("auto", "bf16", "fp16", "off"),
     "train.augment.mode": ("ada", "fixed", "none"),
     "train.augment.pipe": ("b", "bg", "bgc", "c"),
+    "sampling.mode": ("sparse", "dense"),
+    "G.motion.codes": ("conv1d", "lstm"),
+    "G.motion.embedding": ("aligned", "raw"),
 }
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
@@ -398,12 +419,30 @@ _FLAT_ADA = {
 }
 
 
+# Design choices that became options: configs written before them trained the paper's choice.
+_PAPER_CHOICES = {
+    ("sampling",): {"mode": "sparse"},
+    ("D",): {"gap_conditioning": True},
+    ("G", "motion"): {"codes": "conv1d", "embedding": "aligned"},
+}
+
+
 def migrate_config_dict(d: Mapping[str, Any]) -> dict[str, Any]:
-    """A config dict written by any svlib version, in the current layout, `auto` values resolved."""
+    """A config dict written by any svlib version, in the current layout, `auto` values resolved.
+
+    Fields it lacks for design choices added since (sampling mode, motion codes and embedding,
+    D's gap conditioning) are set to the paper's choice, which is what such a run trained."""
     d = copy.deepcopy(dict(d))
     tr = d.get("train", {})
     if any(k in tr for k in _FLAT_ADA) and not isinstance(tr.get("augment"), Mapping):
         tr["augment"] = {new: tr.pop(old) for old, new in _FLAT_ADA.items() if old in tr}
+    for path, choices in _PAPER_CHOICES.items():
+        sub = d
+        for part in path:  # a missing or None sub-config (G.motion=None) has nothing to fill
+            sub = sub.get(part) if isinstance(sub, Mapping) else None
+        if isinstance(sub, dict):
+            for k, v in choices.items():
+                sub.setdefault(k, v)
     return resolve_auto(Config.from_dict(d)).to_dict()
 
 
@@ -556,6 +595,7 @@ def get_preset(
 CLI_FLAGS = {
     "resolution": ("G.resolution", "D.resolution"),
     "num-frames": ("D.num_frames", "sampling.num_frames"),
+    "sampling": ("sampling.mode",),
     "batch": ("train.batch_size",),
     "kimg": ("train.total_kimg",),
     "gamma": ("train.r1_gamma",),

@@ -266,7 +266,11 @@ class Discriminator(nn.Module):
             if cfg.c_dim > 0:
                 parts.append(c.float() if self.holistic else c.float().repeat_interleave(F_, dim=0))
             if self.time_encoder is not None:
-                parts.append(self.time_encoder(t))
+                gaps = self.time_encoder(t)  # [B, (F-1)·(E + 2n)]
+                # gap_conditioning=False: zeros of the same size (the official dummy_c), so the
+                # layers stay and D learns one cmap for all clips. Unlike dummy_c, a class label
+                # is kept: the switch is about the gaps only.
+                parts.append(gaps if cfg.gap_conditioning else gaps * 0.0)
             cmap = self.mapping(None, torch.cat(parts, dim=1))  # [N, cmap_dim]
         out = self.epilogue(h, cmap)  # [B] or [B·F]
         return out if self.holistic else out.reshape(B, F_)

@@ -52,8 +52,14 @@ def noise_window(cfg: MotionConfig, t: torch.Tensor) -> tuple[int, int]:
     index of the window's first code, the `first_code` of `Generator.synthesis`. The anchor index
     uses the motion network's own float32 arithmetic, so a time on a cell boundary never falls
     outside the window.
+
+    LSTM codes (`cfg.codes="lstm"`) depend on all earlier noise, so their window always starts at
+    0: each chunk re-runs the LSTM from the first grid point (exact, at a cost that grows with the
+    chunk's position in the video).
     """
     anchor = torch.floor(t.float() / cfg.grid_spacing)  # left anchor index per time
+    if cfg.codes == "lstm":
+        return 0, int(anchor.max()) + 2
     receptive_field = cfg.num_layers * (cfg.kernel_size - 1) + 1
     return int(anchor.min()), int(anchor.max()) + 1 + receptive_field
 

@@ -10,6 +10,10 @@ For a time t with left/right anchors u_L = u_i, u_R = u_{i+1}, i = floor(t/δz),
     a(u) = W_a u,  α = (t - t_L)/δz
 
 so v(t_L) = a(u_L) and v(t -> t_R) = a(u_R): v is continuous in t although s, φ jump at anchors.
+
+Two alternatives the paper argues against are options of `MotionConfig`: `codes="lstm"`
+(`LSTMMotionCodes`: an LSTM along the grid, MoCoGAN's motion, so u_j depends on all earlier noise)
+and `embedding="raw"` (`RawTimeEncoder`: v(t) = e(t) alone, which jumps at every anchor).
 """
 
 from __future__ import annotations
@@ -23,15 +27,33 @@ from .config import MotionConfig
 from .layers import EqLRConv1d, FullyConnectedLayer
 from .utils import check_shape
 
+MOTION_CODES = ("conv1d", "lstm")  # MotionConfig.codes
+MOTION_EMBEDDINGS = ("aligned", "raw")  # MotionConfig.embedding
+
+
+def extra_noise(cfg: MotionConfig) -> int:
+    """Noise vectors beyond one per code: the conv1d stack's num_layers·(k-1); 0 for the LSTM,
+    which makes one code per noise vector."""
+    return 0 if cfg.codes == "lstm" else cfg.num_layers * (cfg.kernel_size - 1)
+
 
 def motion_z_length(cfg: MotionConfig, t_max: float) -> int:
     """Grid length L covering every t in [0, t_max].
 
-    ceil(t_max/δz) grid steps + 2 anchors + the conv1d receptive field.
+    ceil(t_max/δz) grid steps + 2 anchors + the noise the code network consumes beyond one per
+    code (`extra_noise`).
     """
     if not math.isfinite(t_max) or t_max < 0:
         raise ValueError(f"t_max must be a finite number >= 0, got {t_max}")
-    return math.ceil(t_max / cfg.grid_spacing) + 2 + cfg.num_layers * (cfg.kernel_size - 1)
+    return math.ceil(t_max / cfg.grid_spacing) + 2 + extra_noise(cfg)
+
+
+def _tile_labels(x: torch.Tensor, c: torch.Tensor | None, c_dim: int, name: str) -> torch.Tensor:
+    """x [B, L, z] -> [B, L, z + c_dim]: the label c [B, c_dim] repeated at every grid point."""
+    if c_dim == 0:
+        return x
+    check_shape(c, [x.shape[0], c_dim], f"{name}: c")
+    return torch.cat([x, c.float()[:, None, :].expand(-1, x.shape[1], -1)], dim=2)
 
 
 class MotionMappingNetwork(nn.Module):
@@ -53,6 +75,7 @@ class MotionMappingNetwork(nn.Module):
             ]
         )
         self.receptive_field = cfg.num_layers * (cfg.kernel_size - 1) + 1
+        self.recurrent = False  # u_j depends on the noise of its receptive field only
 
     def forward(self, motion_z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         x = motion_z.float()  # [B, L, z] (not normalised, as in the official code)
@@ -65,6 +88,33 @@ class MotionMappingNetwork(nn.Module):
                 f"motion_z has length {x.shape[1]}, needs >= {self.receptive_field + 1}"
             )
         return self.convs(x.transpose(1, 2)).transpose(1, 2)  # [B, L', code_dim]
+
+
+class LSTMMotionCodes(nn.Module):
+    """motion_z [B, L, z_dim] (+ c tiled over L) -> u [B, L, code_dim]: an LSTM along the grid.
+
+    MoCoGAN's autoregressive motion (the official `gen_strategy: autoregressive`): one layer,
+    unidirectional, hidden size code_dim (the official code uses z_dim; its configs have
+    z_dim = code_dim), zero initial state, u_j = h_j. The LSTM is PyTorch's own, so no
+    equalized-lr multiplier applies. u_j depends on motion_z[:, :j+1], all earlier noise: a window
+    of a long sequence must start at grid index 0, and hidden states can drift over long videos
+    (the paper's argument for the conv1d codes). torch.compile breaks its graph at the LSTM
+    (Dynamo does not trace RNN modules unless `torch._dynamo.config.allow_rnn` is set).
+    """
+
+    def __init__(self, cfg: MotionConfig, c_dim: int = 0):
+        super().__init__()
+        self.c_dim = c_dim
+        self.rnn = nn.LSTM(cfg.z_dim + c_dim, cfg.code_dim, batch_first=True)
+        self.receptive_field = 1  # one code per noise vector...
+        self.recurrent = True  # ...but each depends on every earlier one
+
+    def forward(self, motion_z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        x = _tile_labels(motion_z.float(), c, self.c_dim, "LSTMMotionCodes")  # [B, L, z + c]
+        if x.shape[1] < 2:
+            raise ValueError(f"motion_z has length {x.shape[1]}, needs >= 2")
+        u, _ = self.rnn(x)  # [B, L, code_dim]
+        return u
 
 
 def log_spaced_periods(min_period: float, max_period: float, num: int) -> torch.Tensor:
@@ -80,10 +130,12 @@ def log_spaced_periods(min_period: float, max_period: float, num: int) -> torch.
     return p.flip(0)
 
 
-class AlignedTimeEncoder(nn.Module):
-    """(t, u_L, u_R, α, t_L, t_R) -> v(t) [.., 2K].
+class RawTimeEncoder(nn.Module):
+    """(t, u_L, u_R, α, t_L, t_R) -> e(t) [.., 2K]: the acyclic sinusoids of the left anchor alone.
 
-    Acyclic sinusoids aligned to the anchors (see the module docstring).
+    No alignment: s and φ switch at every anchor, so e(t) jumps there (the embedding the paper's
+    alignment repairs). Takes the same arguments as `AlignedTimeEncoder`; u_R, α, t_L, t_R are
+    unused.
     """
 
     def __init__(self, cfg: MotionConfig):
@@ -97,17 +149,35 @@ class AlignedTimeEncoder(nn.Module):
         # (against mode collapse)
         self.period_fc = FullyConnectedLayer(cfg.code_dim, cfg.time_dim, bias=False)
         self.phase_fc = FullyConnectedLayer(cfg.code_dim, cfg.time_dim, bias=False)
+
+    def waves(self, u_left: torch.Tensor):
+        """e(τ) = [sin, cos](ω ⊙ s · τ + ρ ⊙ φ) with s, φ from u_left [..., code_dim]."""
+        s = torch.tanh(self.period_fc(u_left)) + 1  # frequency scales in (0, 2)
+        phase = self.phase_fc(u_left) * self.rho
+
+        def e(tau):  # [..., 1] -> [..., 2K]
+            raw = self.omega * s * tau + phase
+            return torch.cat([raw.sin(), raw.cos()], dim=-1)
+
+        return e
+
+    def forward(self, t, u_left, u_right, alpha, t_left, t_right) -> torch.Tensor:
+        return self.waves(u_left)(t)
+
+
+class AlignedTimeEncoder(RawTimeEncoder):
+    """(t, u_L, u_R, α, t_L, t_R) -> v(t) [.., 2K].
+
+    Acyclic sinusoids aligned to the anchors (see the module docstring).
+    """
+
+    def __init__(self, cfg: MotionConfig):
+        super().__init__(cfg)
         self.aligner_fc = FullyConnectedLayer(cfg.code_dim, 2 * cfg.time_dim, bias=False)
 
     def forward(self, t, u_left, u_right, alpha, t_left, t_right) -> torch.Tensor:
         # t, alpha, t_left, t_right: [..., 1]; u_left, u_right: [..., code_dim]
-        s = torch.tanh(self.period_fc(u_left)) + 1  # frequency scales in (0, 2)
-        phase = self.phase_fc(u_left) * self.rho
-
-        def e(tau):  # [..., 2K]; all three use the left anchor's s and φ
-            raw = self.omega * s * tau + phase
-            return torch.cat([raw.sin(), raw.cos()], dim=-1)
-
+        e = self.waves(u_left)  # all three use the left anchor's s and φ
         chord = (1 - alpha) * e(t_left) + alpha * e(t_right)
         align = (1 - alpha) * self.aligner_fc(u_left) + alpha * self.aligner_fc(u_right)
         return e(t) - chord + align
@@ -119,8 +189,18 @@ class MotionNetwork(nn.Module):
     def __init__(self, cfg: MotionConfig, c_dim: int = 0):
         super().__init__()
         self.cfg = cfg
-        self.mapping = MotionMappingNetwork(cfg, c_dim)
-        self.time_encoder = AlignedTimeEncoder(cfg)
+        for name, value, allowed in (
+            ("codes", cfg.codes, MOTION_CODES),
+            ("embedding", cfg.embedding, MOTION_EMBEDDINGS),
+        ):
+            if value not in allowed:
+                raise ValueError(
+                    f"MotionConfig.{name} must be one of {', '.join(allowed)}, got {value!r}"
+                )
+        codes = LSTMMotionCodes if cfg.codes == "lstm" else MotionMappingNetwork
+        self.mapping = codes(cfg, c_dim)
+        encoder = RawTimeEncoder if cfg.embedding == "raw" else AlignedTimeEncoder
+        self.time_encoder = encoder(cfg)
         self.out_dim = 2 * cfg.time_dim
 
     def num_codes(self, length: int) -> int:
@@ -136,8 +216,14 @@ class MotionNetwork(nn.Module):
         """first_code: grid index of motion_z[:, 0].
 
         A window of a long noise sequence then gives the same v(t) as the whole sequence, so chunked
-        generation maps only the noise near each chunk.
+        generation maps only the noise near each chunk. LSTM codes depend on all earlier noise, so
+        for them the window must start at grid index 0.
         """
+        if self.mapping.recurrent and first_code != 0:
+            raise ValueError(
+                f"motion_embedding: LSTM motion codes need the noise from grid index 0, got "
+                f"first_code={first_code}"
+            )
         check_shape(t, ["B", "F"], "motion_embedding: t")
         check_shape(motion_z, [t.shape[0], "L", self.cfg.z_dim], "motion_embedding: motion_z")
         dz = self.cfg.grid_spacing

@@ -7,6 +7,9 @@ offsets strictly inside. Real clips use an integer offset o; fake clips (`fracti
 continuous offset, so t is real-valued while every gap between frames stays an integer — the
 discriminator's time-gap embedding rounds gaps, and G must see non-integer t to become continuous
 in time.
+
+`SamplingConfig.mode="dense"` replaces this with F consecutive frames (every gap 1, span F−1,
+`max_dist` unused): the dense clips the paper compares sparse training against.
 """
 
 from __future__ import annotations
@@ -17,20 +20,33 @@ from .config import SamplingConfig
 
 POW2_SPANS = 2 ** np.arange(12)  # 1, 2, 4, ..., 2048: the candidate spans T
 FRAC_STEPS = 1024  # resolution of fractional offsets (steps per frame)
+SAMPLING_MODES = ("sparse", "dense")  # paper's sparse clips; F consecutive frames
 
 
-def allowed_spans(length: int, num_frames: int = 3, max_dist: int = 32) -> np.ndarray:
+def _check_mode(mode: str) -> None:
+    if mode not in SAMPLING_MODES:
+        raise ValueError(f"sampling mode must be one of {', '.join(SAMPLING_MODES)}, got {mode!r}")
+
+
+def allowed_spans(
+    length: int, num_frames: int = 3, max_dist: int = 32, mode: str = "sparse"
+) -> np.ndarray:
     """Spans T (int64 [K]) the sampler may draw for a video of `length` frames.
 
-    Powers of two with F−1 <= T <= min(length−1, max_dist). If no power of two fits but a span does
-    (e.g. F=4, length=4 needs T=3), falls back to the single span min(length−1, max_dist): every
-    video with length >= F stays usable (a documented departure; never hit with the paper's F=3).
+    Sparse (the paper's): powers of two with F−1 <= T <= min(length−1, max_dist). If no power of
+    two fits but a span does (e.g. F=4, length=4 needs T=3), falls back to the single span
+    min(length−1, max_dist): every video with length >= F stays usable (a documented departure;
+    never hit with the paper's F=3). mode="dense": the single span F−1 (consecutive frames;
+    max_dist is not used).
     """
+    _check_mode(mode)
     length, num_frames, max_dist = int(length), int(num_frames), int(max_dist)
     if num_frames < 2:
         raise ValueError(f"num_frames must be >= 2 (the two span ends), got {num_frames}")
     if length < num_frames:
         raise ValueError(f"video length {length} is shorter than num_frames={num_frames}")
+    if mode == "dense":
+        return np.array([num_frames - 1], dtype=np.int64)
     if max_dist < num_frames - 1:
         raise ValueError(f"max_dist={max_dist} cannot hold num_frames={num_frames} distinct frames")
     hi = min(length - 1, max_dist)
@@ -44,8 +60,12 @@ def sample_clip_times(
     max_dist: int = 32,
     rng: np.random.Generator | None = None,
     fractional: bool = False,
+    mode: str = "sparse",
 ) -> np.ndarray:
-    """Times of one sparse clip: float64 [F], sorted ascending, first at o and last at o+T.
+    """Times of one clip: float64 [F], sorted ascending, first at o and last at o+T.
+
+    mode="sparse" (the paper's): T from `allowed_spans`, F−2 random frames inside the span.
+    mode="dense": T = F−1 and t = o + [0, 1, ..., F−1], F consecutive frames.
 
     o is a uniform integer in [0, length−T−1] (`fractional=False`, real videos) or continuous
     uniform on [0, length−T−1] (`fractional=True`, fake videos; quantised to 1/1024 frame so gaps
@@ -54,8 +74,9 @@ def sample_clip_times(
     t[k+1]−t[k] are always positive integers.
     """
     rng = np.random.default_rng() if rng is None else rng
-    spans = allowed_spans(length, num_frames, max_dist)
-    T = int(rng.choice(spans))
+    spans = allowed_spans(length, num_frames, max_dist, mode)
+    # dense: the span is fixed, nothing to draw
+    T = int(spans[0]) if mode == "dense" else int(rng.choice(spans))
     hi = max(int(length) - T - 1, 0)  # largest offset; 0 when T = length−1
     # Fractional offsets are quantised to 1/1024 frame: then o + k is exact in float64 and (for
     # t < 16384) in float32, so every gap is *exactly* an integer, not 0.9999999.
@@ -64,6 +85,8 @@ def sample_clip_times(
         if fractional
         else float(rng.integers(0, hi + 1))
     )
+    if mode == "dense":
+        return o + np.arange(num_frames, dtype=np.float64)  # [F], every gap 1
     inner = (
         rng.choice(np.arange(1, T), size=num_frames - 2, replace=False) if num_frames > 2 else []
     )
@@ -94,7 +117,12 @@ def sample_fake_times(
         np.stack(
             [
                 sample_clip_times(
-                    lengths[i], sampling.num_frames, sampling.max_dist, rng, fractional=True
+                    lengths[i],
+                    sampling.num_frames,
+                    sampling.max_dist,
+                    rng,
+                    fractional=True,
+                    mode=sampling.mode,
                 )
                 for i in idx
             ]
@@ -106,7 +134,11 @@ def sample_fake_times(
 
 
 def span_distribution(
-    lengths, num_frames: int = 3, max_dist: int = 32, max_num_frames: int | None = None
+    lengths,
+    num_frames: int = 3,
+    max_dist: int = 32,
+    max_num_frames: int | None = None,
+    mode: str = "sparse",
 ) -> dict[int, float]:
     """Exact probability of each span T when the video is drawn uniformly from `lengths`.
 
@@ -118,7 +150,7 @@ def span_distribution(
         lengths = np.minimum(lengths, max_num_frames)
     probs: dict[int, float] = {}
     for L in lengths:
-        spans = allowed_spans(L, num_frames, max_dist)
+        spans = allowed_spans(L, num_frames, max_dist, mode)
         for T in spans:
             probs[int(T)] = probs.get(int(T), 0.0) + 1.0 / (len(spans) * len(lengths))
     return dict(sorted(probs.items()))

@@ -18,7 +18,7 @@ from .videos import VideoDataset
 
 
 class ClipDataset(torch.utils.data.Dataset):
-    """Sparse training clips: item k is one clip of video `valid[k]`.
+    """Training clips: item k is one clip of video `valid[k]` (sparse, or dense by `sampling.mode`).
 
     Item: {"frames": uint8 [F, 3, H, W],
            "t": float32 [F] (integer-valued, relative to the window start),
@@ -101,7 +101,7 @@ class ClipDataset(torch.utils.data.Dataset):
         n = int(self.lengths[k])
         window = min(n, s.max_num_frames)
         start = int(rng.integers(0, n - window + 1))  # random max_num_frames window of long videos
-        t = sample_clip_times(window, s.num_frames, s.max_dist, rng)  # [F], integer-valued
+        t = sample_clip_times(window, s.num_frames, s.max_dist, rng, mode=s.mode)  # [F], integers
         frames = self.videos.read_frames(i, start + t.astype(np.int64))  # [F, H, W, 3]
         if self.mirror and rng.random() < 0.5:
             frames = frames[:, :, ::-1]

@@ -75,6 +75,26 @@ class GeneratorConfig:
 
 
 @dataclass
+class VideoDiscriminatorConfig:
+    """The 3D-convolutional video D of `D.kind="image+video"` (the MoCoGAN-era design)."""
+
+    # L consecutive frames per dense clip it judges (the MoCoGAN+SG2 baseline's 16)
+    num_frames: int = 16
+    # the first blocks halve the time axis until this many frames reach the 4×4 epilogue, so
+    # num_frames must be epilogue_frames · 2^k with k <= the number of blocks (log2(res) - 2)
+    epilogue_frames: int = 2
+    # channels at res r = min(channel_base / r, channel_max), as the image D; None: D.channel_base
+    channel_base: int | None = None
+    channel_max: int | None = None  # most channels of any block; None: D.channel_max
+    # equalized-lr multiplier of all its layers: with Adam, the baseline's video-D lr × 0.1
+    lr_multiplier: float = 0.1
+    loss_weight: float = 1.0  # weight of its logistic loss, added to the image D's (baseline: 1)
+    # its R1 weight as a fraction of train.r1_gamma, on the dense real clips (0: R1 on the image
+    # D only, as the official baseline)
+    r1_weight: float = 1.0
+
+
+@dataclass
 class DiscriminatorConfig:
     resolution: int = 256  # input frames are resolution × resolution
     img_channels: int = 3  # colour channels of the input frames
@@ -98,6 +118,11 @@ class DiscriminatorConfig:
     # False gives the plain StyleGAN2 image discriminator (one logit per frame, no time
     # conditioning), used for cost comparisons.
     holistic: bool = True
+    # "holistic" (the paper's: one D on the F sparse frames and their time gaps) or "image+video"
+    # (the design StyleGAN-V replaces: a per-frame image D on the same F frames, `holistic`
+    # unused, plus the 3D-conv video D of `video` on a dense clip of video.num_frames frames)
+    kind: str = "holistic"
+    video: VideoDiscriminatorConfig = field(default_factory=VideoDiscriminatorConfig)
 
 
 @dataclass
@@ -282,6 +307,7 @@ _CHOICES = {
     "train.amp": ("auto", "bf16", "fp16", "off"),
     "train.augment.mode": ("ada", "fixed", "none"),
     "train.augment.pipe": ("b", "bg", "bgc", "c"),
+    "D.kind": ("holistic", "image+video"),
 }
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
@@ -404,6 +430,8 @@ def migrate_config_dict(d: Mapping[str, Any]) -> dict[str, Any]:
     tr = d.get("train", {})
     if any(k in tr for k in _FLAT_ADA) and not isinstance(tr.get("augment"), Mapping):
         tr["augment"] = {new: tr.pop(old) for old, new in _FLAT_ADA.items() if old in tr}
+    if isinstance(d.get("D"), Mapping):  # written before D.kind existed: the paper's holistic D
+        d["D"] = {**d["D"], "kind": d["D"].get("kind", "holistic")}
     return resolve_auto(Config.from_dict(d)).to_dict()
 
 
@@ -505,6 +533,7 @@ def _tiny() -> Config:
     )
     c.D.cmap_dim, c.D.gap_embed_dim, c.D.max_time_gap = 16, 8, 64
     c.sampling.max_dist, c.sampling.max_num_frames = 8, 48
+    c.D.video.num_frames = 8  # 16² has two D blocks: 8 frames halve to the epilogue's 2
     t = c.train
     t.batch_size, t.r1_interval, t.log_every = 4, 2, 1
     t.sample_every = t.checkpoint_every = 1000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
+from .checks import UsageError
 from .config import Config
 from .discriminator import Discriminator
 from .generator import Generator
@@ -17,6 +18,11 @@ def build_models(cfg: Config) -> tuple[Generator, Discriminator | DualDiscrimina
     if cfg.G.resolution != cfg.D.resolution:
         raise ValueError(f"G and D resolutions differ: {cfg.G.resolution} vs {cfg.D.resolution}")
     if cfg.D.kind == "image+video":
+        if cfg.D.video.num_frames > cfg.sampling.max_num_frames:  # no window holds a dense clip
+            raise UsageError(
+                f"D.video.num_frames={cfg.D.video.num_frames} is longer than the window of "
+                f"sampling.max_num_frames={cfg.sampling.max_num_frames} frames"
+            )
         return Generator(cfg.G), DualDiscriminator(cfg.D)
     if cfg.D.holistic and cfg.D.num_frames != cfg.sampling.num_frames:
         raise ValueError(

@@ -153,12 +153,13 @@ def test_video_loss_weight_and_r1_weight_act():
     cfg = _cfg(**{"D.video.loss_weight": 0.0, "D.video.r1_weight": 0.0})
     state = TrainingState.create(cfg)
     batches = StepBatches(open_dataset(DATA, resolution=16), state.cfg, batch=4)
+    video_before, image_before = _flat(state.D.video_d), _flat(state.D.image_d)
     st = train_step(state, batches[0], step_generator(0, 0))
     assert st["loss_G_video"] > 0 and "r1_video" not in st and "r1" in st
-    video_before = _flat(state.D.video_d)
     train_step(state, batches[1], step_generator(0, 1))
     # no loss reaches the video D: its weights stay (Adam with zero gradients does not move)
     assert torch.equal(_flat(state.D.video_d), video_before)
+    assert not torch.equal(_flat(state.D.image_d), image_before)
 
 
 def test_resume_is_bit_exact(tmp_path):

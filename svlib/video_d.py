@@ -37,9 +37,10 @@ from .utils import check_shape
 class Conv3dLayer(nn.Module):
     """Equalized-lr 3D conv ('same' padding), optional average-pool downsampling, bias, activation.
 
-    down = (dt, ds): pool dt frames × ds × ds pixels after the convolution and before the bias and
-    activation, as StyleGAN2's down-sampling convs filter before their nonlinearity. The activation
-    carries its variance-preserving gain (√2 for lrelu).
+    down = (dt, ds): average-pool dt frames × ds × ds pixels before the convolution, which then
+    runs at the lower resolution: a box low-pass and subsampling, the 3D counterpart of StyleGAN2's
+    FIR blur before its strided down-sampling convs (and as cheap). The activation carries its
+    variance-preserving gain (√2 for lrelu).
     """
 
     def __init__(
@@ -66,11 +67,11 @@ class Conv3dLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
         # x: [N, I, T, H, W] -> [N, O, T/dt, H/ds, W/ds]
-        g = ACT_GAIN[self.activation] * gain  # rides on the weights: act(g·v) = g·act(v), g >= 0
-        x = F.conv3d(x, self.weight * (self.weight_gain * g), padding=self.padding)
         dt, ds = self.down
         if dt > 1 or ds > 1:
             x = F.avg_pool3d(x, (dt, ds, ds))
+        g = ACT_GAIN[self.activation] * gain  # rides on the weights: act(g·v) = g·act(v), g >= 0
+        x = F.conv3d(x, self.weight * (self.weight_gain * g), padding=self.padding)
         b = None if self.bias is None else self.bias * (self.bias_gain * g)
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
         return bias_act(x, b, act=self.activation, gain=1, clamp=clamp)
@@ -83,8 +84,8 @@ class Conv3dLayer(nn.Module):
 
 
 class VideoDiscriminatorBlock(nn.Module):
-    """Residual 3D block at resolution r: [fromRGB 1³] -> conv 3³ -> conv 3³ + pool, + pooled 1³
-    skip; both branches scaled by √½. Time is pooled by 2 too when `down_time`."""
+    """Residual 3D block at resolution r: [fromRGB 1³] -> conv 3³ -> pool + conv 3³, plus a pooled
+    1³ skip; both branches scaled by √½. Time is pooled by 2 too when `down_time`."""
 
     def __init__(
         self,
@@ -105,17 +106,14 @@ class VideoDiscriminatorBlock(nn.Module):
         down = (2 if down_time else 1, 2)
         self.conv0 = Conv3dLayer(in_channels, in_channels, 3, activation="lrelu", **kw)
         self.conv1 = Conv3dLayer(in_channels, out_channels, 3, activation="lrelu", down=down, **kw)
-        # pooling and a 1³ conv commute; this order pools first (fewer channels to pool)
         self.skip = Conv3dLayer(
-            in_channels, out_channels, 1, bias=False, lr_multiplier=lr_multiplier
+            in_channels, out_channels, 1, bias=False, down=down, lr_multiplier=lr_multiplier
         )
-        self.down = down
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [N, C, T, r, r] -> [N, O, T', r/2, r/2]
         if self.fromrgb is not None:
             x = self.fromrgb(x)
-        dt, ds = self.down
-        y = self.skip(F.avg_pool3d(x, (dt, ds, ds)), gain=math.sqrt(0.5))
+        y = self.skip(x, gain=math.sqrt(0.5))
         return y + self.conv1(self.conv0(x), gain=math.sqrt(0.5))
 
 

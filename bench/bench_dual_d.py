@@ -122,16 +122,21 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--out", default=None, help="write the results as JSON here")
+    ap.add_argument(
+        "--flops-only", action="store_true", help="count parameters and FLOPs, skip the timing"
+    )
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     cfg = get_preset(a.preset, a.set)
     benches = [Bench(cfg, kind, a.data) for kind in KINDS]
-    for _ in range(a.warmup):
+    for _ in range(0 if a.flops_only else a.warmup):
         for b in benches:
             b.record()
     for b in benches:
         b.times = {k: [] for k in b.times}
-    for _ in range(a.runs):  # alternate, so load drift on a shared machine hits both alike
+    for _ in range(
+        0 if a.flops_only else a.runs
+    ):  # alternate, so load drift on a shared machine hits both alike
         for b in benches:
             b.record()
 
@@ -139,11 +144,12 @@ def main(argv=None):
     print(
         f"preset {a.preset} {c.G.resolution}², batch {c.train.batch_size}, "
         f"F={c.sampling.num_frames} sparse frames, video D clip L={c.D.video.num_frames}, "
-        f"{a.threads} thread(s), median of {a.runs} runs after {a.warmup} warmup"
+        f"{a.threads} thread(s), "
+        + ("FLOPs only" if a.flops_only else f"median of {a.runs} runs after {a.warmup} warmup")
     )
     rows = {}
     for b in benches:
-        med = {k: statistics.median(v) * 1e3 for k, v in b.times.items()}
+        med = {k: statistics.median(v) * 1e3 if v else float("nan") for k, v in b.times.items()}
         fl = b.flops()
         amort = med["main"] + (med["r1"] - med["main"]) / interval
         fl_amort = fl["main"] + (fl["r1"] - fl["main"]) / interval
@@ -154,10 +160,15 @@ def main(argv=None):
         }
         p = ", ".join(f"{k} {v:,}" for k, v in b.params().items())
         print(f"{b.kind:12s} params: {p}")
+        timed = (
+            ""
+            if a.flops_only
+            else f"step {amort:7.1f} ms (main {med['main']:.1f}, R1 step {med['r1']:.1f}), "
+            f"D fwd+bwd {med['D']:.1f} ms; "
+        )
         print(
-            f"{'':12s} step {amort:7.1f} ms (main {med['main']:.1f}, R1 step {med['r1']:.1f}), "
-            f"D fwd+bwd {med['D']:.1f} ms; GFLOPs step {fl_amort / 1e9:.3f}, "
-            f"D fwd+bwd {fl['D'] / 1e9:.3f}"
+            f"{'':12s} {timed}GFLOPs step {fl_amort / 1e9:.3f} (main {fl['main'] / 1e9:.3f}, "
+            f"R1 step {fl['r1'] / 1e9:.3f}), D fwd+bwd {fl['D'] / 1e9:.3f}"
         )
     h, d = rows["holistic"], rows["image+video"]
     ratios = {
@@ -167,7 +178,8 @@ def main(argv=None):
         "D GFLOPs": d["gflops"]["D"] / h["gflops"]["D"],
         "D params": d["params"]["D"] / h["params"]["D"],
     }
-    print("image+video / holistic: " + ", ".join(f"{k} ×{v:.2f}" for k, v in ratios.items()))
+    shown = {k: v for k, v in ratios.items() if not (a.flops_only and k.endswith("ms"))}
+    print("image+video / holistic: " + ", ".join(f"{k} ×{v:.2f}" for k, v in shown.items()))
     if a.out:
         res = {"preset": a.preset, "set": a.set, "threads": a.threads, "runs": a.runs}
         res.update(rows=rows, ratios=ratios, D=dataclasses.asdict(c.D))

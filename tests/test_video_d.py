@@ -238,3 +238,15 @@ def test_older_configs_and_shipped_checkpoints_load_as_holistic():
         G, c = load_generator(svlib.checkpoint.Path(svlib.__file__).parent / "assets" / name)
         assert c.D.kind == "holistic"
     assert isinstance(VideoDiscriminator(_cfg().D), torch.nn.Module)
+
+
+@pytest.mark.slow
+def test_pair_compiles_without_graph_breaks():
+    # fullgraph=True fails on any graph break; aot_eager traces forward and backward graphs
+    # without needing a C++ toolchain
+    torch.manual_seed(0)
+    D = DualDiscriminator(_cfg().D)
+    x, clip = torch.randn(4, 3, 3, 16, 16), torch.randn(4, 4, 3, 16, 16)
+    ref = D(x, None, clip)
+    out = torch.compile(D, fullgraph=True, backend="aot_eager")(x, None, clip)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(out, ref))

@@ -250,3 +250,20 @@ def test_pair_compiles_without_graph_breaks():
     ref = D(x, None, clip)
     out = torch.compile(D, fullgraph=True, backend="aot_eager")(x, None, clip)
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(out, ref))
+
+
+def test_bench_counts_flops_of_both_kinds(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_dual_d.py"
+    spec = importlib.util.spec_from_file_location("bench_dual_d", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "r.json"
+    bench.main(["--preset", "tiny", "--flops-only", "--data", DATA, "--out", str(out)])
+    res = json.loads(out.read_text())
+    h, d = res["rows"]["holistic"]["gflops"], res["rows"]["image+video"]["gflops"]
+    # the 3D convs are counted: the pair's D costs more than the holistic D, its R1 step more still
+    assert d["D"] > h["D"] > 0 and d["r1"] > d["main"] > 0
+    assert res["rows"]["image+video"]["params"]["video D"] > 0

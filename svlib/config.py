@@ -122,6 +122,7 @@ class DiscriminatorConfig:
     # (the design StyleGAN-V replaces: a per-frame image D on the same F frames, `holistic`
     # unused, plus the 3D-conv video D of `video` on a dense clip of video.num_frames frames)
     kind: str = "holistic"
+    # the 3D-conv video D of kind "image+video" (unused by the holistic D)
     video: VideoDiscriminatorConfig = field(default_factory=VideoDiscriminatorConfig)
 
 

@@ -85,9 +85,15 @@ def _d_reg(state, real, t_real, clip_real, world_size):
         )
     else:  # the baseline's choice: only the image D is regularised, the video D not even run
         r1, r1_video = r1_penalty(state.D.image_d, real, t_real, augment=state.augment).mean(), None
-    total = r1 if r1_video is None else r1 + rho * r1_video
+    # r1_weight 0: a zero term still gives the video D (zero) gradients, so Adam steps it as it
+    # does with several processes, whose all-reduce turns missing gradients into zeros
+    total = r1 + (rho * r1_video if r1_video is not None else _zero(state.D.video_d))
     _adam_step(state.opt_D, state.D, total * (tc.r1_gamma / 2) * tc.r1_interval, world_size)
     return r1, r1_video
+
+
+def _zero(module: torch.nn.Module) -> torch.Tensor:
+    return sum(p.sum() for p in module.parameters()) * 0
 
 
 def train_step_dual(

@@ -12,6 +12,9 @@ see rather than in how they are built: equalized learning rate, residual blocks 
 leaky ReLU, a minibatch-std layer over videos, the channel rule `channels_at`. It departs from the
 official baseline's video D (a DCGAN-style stack with BatchNorm and input noise, time shrunk by
 unpadded 4×4×4 convs); the baseline's ×0.1 video-D learning rate is kept, as `lr_multiplier`.
+The baseline's image D scores the 16 frames of its dense clip; here it scores the F sparse frames
+the holistic D would see, so an ablation changes how videos are judged and nothing else (G, the
+sparse sampling and the image path stay as they are).
 
 `DualDiscriminator` holds `Discriminator(holistic=False)` as the image D and the video D:
 D(x [B, F, C, H, W], t [B, F], clip [B, L, C, H, W]) -> (image logits [B, F], video logits [B]).

@@ -85,6 +85,26 @@ class GeneratorConfig:
 
 
 @dataclass
+class VideoDiscriminatorConfig:
+    """The 3D-convolutional video D of `D.kind="image+video"` (the MoCoGAN-era design)."""
+
+    # L consecutive frames per dense clip it judges (the MoCoGAN+SG2 baseline's 16)
+    num_frames: int = 16
+    # the first blocks halve the time axis until this many frames reach the 4×4 epilogue, so
+    # num_frames must be epilogue_frames · 2^k with k <= the number of blocks (log2(res) - 2)
+    epilogue_frames: int = 2
+    # channels at res r = min(channel_base / r, channel_max), as the image D; None: D.channel_base
+    channel_base: int | None = None
+    channel_max: int | None = None  # most channels of any block; None: D.channel_max
+    # equalized-lr multiplier of all its layers: with Adam, the baseline's video-D lr × 0.1
+    lr_multiplier: float = 0.1
+    loss_weight: float = 1.0  # weight of its logistic loss, added to the image D's (baseline: 1)
+    # its R1 weight as a fraction of train.r1_gamma, on the dense real clips (0: R1 on the image
+    # D only, as the official baseline)
+    r1_weight: float = 1.0
+
+
+@dataclass
 class DiscriminatorConfig:
     resolution: int = 256  # input frames are resolution × resolution
     img_channels: int = 3  # colour channels of the input frames
@@ -113,6 +133,12 @@ class DiscriminatorConfig:
     # becomes one learned vector, 0 until D's first step), so D does not know how far apart its
     # frames are
     gap_conditioning: bool = True
+    # "holistic" (the paper's: one D on the F sparse frames and their time gaps) or "image+video"
+    # (the design StyleGAN-V replaces: a per-frame image D on the same F frames, `holistic`
+    # unused, plus the 3D-conv video D of `video` on a dense clip of video.num_frames frames)
+    kind: str = "holistic"
+    # the 3D-conv video D of kind "image+video" (unused by the holistic D)
+    video: VideoDiscriminatorConfig = field(default_factory=VideoDiscriminatorConfig)
 
 
 @dataclass
@@ -303,6 +329,7 @@ _CHOICES = {
     "sampling.mode": ("sparse", "dense"),
     "G.motion.codes": ("conv1d", "lstm"),
     "G.motion.embedding": ("aligned", "raw"),
+    "D.kind": ("holistic", "image+video"),
 }
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
@@ -422,7 +449,7 @@ _FLAT_ADA = {
 # Design choices that became options: configs written before them trained the paper's choice.
 _PAPER_CHOICES = {
     ("sampling",): {"mode": "sparse"},
-    ("D",): {"gap_conditioning": True},
+    ("D",): {"gap_conditioning": True, "kind": "holistic"},
     ("G", "motion"): {"codes": "conv1d", "embedding": "aligned"},
 }
 
@@ -431,7 +458,8 @@ def migrate_config_dict(d: Mapping[str, Any]) -> dict[str, Any]:
     """A config dict written by any svlib version, in the current layout, `auto` values resolved.
 
     Fields it lacks for design choices added since (sampling mode, motion codes and embedding,
-    D's gap conditioning) are set to the paper's choice, which is what such a run trained."""
+    D's gap conditioning and kind) are set to the paper's choice, which is what such a run
+    trained."""
     d = copy.deepcopy(dict(d))
     tr = d.get("train", {})
     if any(k in tr for k in _FLAT_ADA) and not isinstance(tr.get("augment"), Mapping):
@@ -544,6 +572,7 @@ def _tiny() -> Config:
     )
     c.D.cmap_dim, c.D.gap_embed_dim, c.D.max_time_gap = 16, 8, 64
     c.sampling.max_dist, c.sampling.max_num_frames = 8, 48
+    c.D.video.num_frames = 8  # 16² has two D blocks: 8 frames halve to the epilogue's 2
     t = c.train
     t.batch_size, t.r1_interval, t.log_every = 4, 2, 1
     t.sample_every = t.checkpoint_every = 1000

@@ -3,7 +3,8 @@ rescaling, and the EMA of G (as in the official StyleGAN-V code).
 
 D is any callable D(x [B, F, C, H, W], t [B, F], c) -> logits ([B] for the holistic video D,
 [B, F] for the per-frame image D). `augment` (an `AugmentPipe` or None) is applied to reals and
-fakes alike; G receives gradients through it.
+fakes alike; G receives gradients through it. The `*_pair` functions are the same objectives for
+the image + video discriminator pair that StyleGAN-V replaces (`svlib.video_d`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,59 @@ def r1_penalty(D, real: torch.Tensor, t: torch.Tensor, c=None, augment=None) -> 
     (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)  # [B, F, C, H, W]
     grad = grad.to(torch.promote_types(grad.dtype, torch.float32))  # half -> fp32; fp64 stays
     return grad.square().sum(dim=(2, 3, 4)).mean(dim=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# The image + video discriminator pair (D.kind="image+video"): D(x, t, clip) -> (logits [B, F],
+# video logits [B]). Each D gets the logistic loss on its own input; the video D's is weighted.
+
+
+def _run_pair(D, x, t, clip, augment):
+    if augment is not None:  # one transform per video and input: each D sees its own draw
+        x, clip = augment(x), augment(clip)
+    return D(x, t, clip)
+
+
+def g_loss_pair(D, fake, t, clip, video_weight: float = 1.0, augment=None):
+    """Non-saturating G loss against both Ds: image + video_weight · video, each a mean.
+
+    fake [B, F, C, H, W] (the image D's frames), clip [B, L, C, H, W] (the video D's dense clip).
+    Returns (loss, image part, video part)."""
+    logits, logits_video = _run_pair(D, fake, t, clip, augment)
+    loss_image, loss_video = F.softplus(-logits).mean(), F.softplus(-logits_video).mean()
+    return loss_image + video_weight * loss_video, loss_image, loss_video
+
+
+def d_loss_pair(
+    D, real, fake, t_real, t_fake, clip_real, clip_fake, video_weight: float = 1.0, augment=None
+):
+    """Logistic loss of both Ds: softplus(D(fake)) + softplus(−D(real)) for each, the video D's
+    weighted by `video_weight`. Fakes are detached; reals and fakes go through separate calls (the
+    minibatch-std groups never mix them).
+
+    Returns (loss, image part, video part, image logits of the reals, video logits of the reals).
+    """
+    fake_logits, fake_video = _run_pair(D, fake.detach(), t_fake, clip_fake.detach(), augment)
+    real_logits, real_video = _run_pair(D, real, t_real, clip_real, augment)
+    loss_image = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
+    loss_video = F.softplus(fake_video).mean() + F.softplus(-real_video).mean()
+    return loss_image + video_weight * loss_video, loss_image, loss_video, real_logits, real_video
+
+
+def r1_penalty_pair(D, real, t, clip, augment=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-video R1 of both Ds, each on its own input: ([B] image, [B] video).
+
+    Each is ‖∇ D‖² summed over C, H, W of a frame and averaged over frames (of the sparse frames
+    for the image D, of the dense clip for the video D), as `r1_penalty`. One double backward
+    serves both: the two Ds share neither inputs nor parameters."""
+    x, c = real.detach().requires_grad_(True), clip.detach().requires_grad_(True)
+    logits, logits_video = _run_pair(D, x, t, c, augment)
+    gx, gc = torch.autograd.grad(logits.sum() + logits_video.sum(), [x, c], create_graph=True)
+    # [B, F, C, H, W], [B, L, C, H, W]; half -> fp32, fp64 stays
+    return tuple(
+        g.to(torch.promote_types(g.dtype, torch.float32)).square().sum(dim=(2, 3, 4)).mean(dim=1)
+        for g in (gx, gc)
+    )
 
 
 def auto_r1_gamma(resolution: int, batch_size: int) -> float:

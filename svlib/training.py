@@ -71,7 +71,9 @@ from .losses import (
     r1_penalty,
 )
 from .models import build_models
+from .training_dual import train_step_dual
 from .utils import amp_dtype, autocast, check_shape
+from .video_d import DualDiscriminator
 from .viz import video_grid
 
 # ----------------------------------------------------------------------------------------------
@@ -91,7 +93,7 @@ class TrainingState:
 
     cfg: Config
     G: Generator
-    D: Discriminator
+    D: Discriminator | DualDiscriminator  # the pair for cfg.D.kind == "image+video"
     G_ema: Generator
     opt_G: torch.optim.Optimizer
     opt_D: torch.optim.Optimizer
@@ -231,6 +233,8 @@ def train_step(
                 over them (nothing is communicated when 1). The global batch is b · world_size.
     Returns loss_G, loss_D, D_real (mean real logit) and, on R1 steps, r1.
     """
+    if state.cfg.D.kind == "image+video":  # the image + video D pair: `svlib.training_dual`
+        return train_step_dual(state, batch, generator, dtype=dtype, world_size=world_size)
     cfg, dev = state.cfg, state.device
     C, R = cfg.G.img_channels, cfg.G.resolution
     check_shape(batch["frames"], ["b", "F", C, R, R], "batch['frames']")

@@ -2,7 +2,9 @@
 
 `ClipDataset` turns any `VideoDataset` into a torch Dataset of sparse clips. `StepBatches` is the
 data stream of the training loop: item `step` is a rank's whole batch of real clips and fake
-timestamps for that step, and `step_loader` prefetches it with DataLoader workers.
+timestamps for that step, and `step_loader` prefetches it with DataLoader workers. With
+`D.kind = "image+video"` each item also holds a dense clip of consecutive frames of the same video
+for the video discriminator, real and fake (`dense_clip_times`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 import torch
 
 from ..config import Config, SamplingConfig
-from ..sampling import sample_clip_times, sample_fake_times
+from ..sampling import FRAC_STEPS, sample_clip_times, sample_fake_times
 from .videos import VideoDataset
 
 
@@ -26,6 +28,8 @@ class ClipDataset(torch.utils.data.Dataset):
            "index": int64 (video index)}.
     Videos longer than `max_num_frames` are cut to a random window of that many frames first.
     mirror: flip the whole clip horizontally with probability 0.5 (all frames together).
+    dense_frames: L > 0 adds "clip": uint8 [L, 3, H, W], L consecutive frames of the same window
+    (flipped with the sparse clip), and "t_clip": float32 [L]; videos need max(F, L) frames.
 
     Too-short videos (fewer than F frames) are skipped with a warning (`on_short="skip"`) or raise
     (`on_short="error"`); a dataset where no video is long enough always raises, naming a culprit.
@@ -43,24 +47,32 @@ class ClipDataset(torch.utils.data.Dataset):
         mirror: bool = False,
         seed: int = 0,
         on_short: str = "skip",
+        dense_frames: int = 0,
     ):
         self.videos, self.sampling = videos, sampling or SamplingConfig()
         self.mirror, self.seed, self.epoch = mirror, int(seed), 0
+        self.dense_frames = int(dense_frames)
         if on_short not in ("skip", "error"):
             raise ValueError(f"on_short must be 'skip' or 'error', got {on_short!r}")
-        F = self.sampling.num_frames
+        if self.dense_frames > self.sampling.max_num_frames:
+            raise ValueError(
+                f"D.video.num_frames={self.dense_frames} is longer than the window of "
+                f"sampling.max_num_frames={self.sampling.max_num_frames} frames"
+            )
+        F = max(self.sampling.num_frames, self.dense_frames)
         lengths = videos.lengths
         short = np.flatnonzero(lengths < F)
         if len(short) == len(lengths) or (len(short) and on_short == "error"):
             names = ", ".join(f"{videos.video_name(i)} ({lengths[i]} frames)" for i in short[:3])
             what = "every video is" if len(short) == len(lengths) else f"{len(short)} videos are"
             raise ValueError(
-                f"{what} shorter than num_frames={F} in {videos.name}: {names}"
-                + (" ..." if len(short) > 3 else "")
+                f"{what} shorter than {_needed(self.sampling, self.dense_frames)} in "
+                f"{videos.name}: {names}" + (" ..." if len(short) > 3 else "")
             )
         if len(short):
             warnings.warn(
-                f"skipping {len(short)} videos shorter than num_frames={F} in {videos.name}, e.g. "
+                f"skipping {len(short)} videos shorter than "
+                f"{_needed(self.sampling, self.dense_frames)} in {videos.name}, e.g. "
                 f"{videos.video_name(short[0])} ({lengths[short[0]]} frames)",
                 stacklevel=2,
             )
@@ -103,15 +115,23 @@ class ClipDataset(torch.utils.data.Dataset):
         start = int(rng.integers(0, n - window + 1))  # random max_num_frames window of long videos
         t = sample_clip_times(window, s.num_frames, s.max_dist, rng, mode=s.mode)  # [F], integers
         frames = self.videos.read_frames(i, start + t.astype(np.int64))  # [F, H, W, 3]
-        if self.mirror and rng.random() < 0.5:
+        flip = self.mirror and rng.random() < 0.5
+        if flip:
             frames = frames[:, :, ::-1]
         frames = np.ascontiguousarray(frames.transpose(0, 3, 1, 2))  # [F, 3, H, W]
-        return {
+        item = {
             "frames": torch.from_numpy(frames),
             "t": torch.from_numpy(t.astype(np.float32)),  # [F]
             "length": torch.tensor(window, dtype=torch.int64),
             "index": torch.tensor(i, dtype=torch.int64),
         }
+        if self.dense_frames:  # drawn last: the sparse clip's draws stay those of the paper's D
+            tc = dense_clip_times(window, self.dense_frames, rng)  # [L], integer-valued
+            clip = self.videos.read_frames(i, start + tc.astype(np.int64))  # [L, H, W, 3]
+            clip = clip[:, :, ::-1] if flip else clip
+            item["clip"] = torch.from_numpy(np.ascontiguousarray(clip.transpose(0, 3, 1, 2)))
+            item["t_clip"] = torch.from_numpy(tc.astype(np.float32))
+        return item
 
 
 class StepBatches(torch.utils.data.Dataset):
@@ -123,7 +143,15 @@ class StepBatches(torch.utils.data.Dataset):
     """
 
     def __init__(self, videos: VideoDataset, cfg: Config, batch: int, rank: int = 0):
-        self.clips = ClipDataset(videos, cfg.sampling, mirror=cfg.train.mirror, seed=cfg.train.seed)
+        # the video D of D.kind="image+video" also needs a dense clip per video, real and fake
+        self.dense = cfg.D.video.num_frames if cfg.D.kind == "image+video" else 0
+        self.clips = ClipDataset(
+            videos,
+            cfg.sampling,
+            mirror=cfg.train.mirror,
+            seed=cfg.train.seed,
+            dense_frames=self.dense,
+        )
         self.s, self.batch, self.rank, self.seed = cfg.sampling, batch, rank, cfg.train.seed
 
     def __len__(self) -> int:
@@ -134,12 +162,47 @@ class StepBatches(torch.utils.data.Dataset):
         items = [
             self.clips.clip(int(k), rng) for k in rng.integers(0, len(self.clips), size=self.batch)
         ]
-        fake_t = sample_fake_times(self.batch, self.clips.clip_lengths, self.s, rng)
-        return {
+        lengths = self.clips.clip_lengths
+        fake_t, fake_idx = sample_fake_times(self.batch, lengths, self.s, rng, return_indices=True)
+        out = {
             "frames": torch.stack([it["frames"] for it in items]),  # [b, F, 3, H, W] uint8
             "t": torch.stack([it["t"] for it in items]),  # [b, F]
-            "t_fake": torch.as_tensor(fake_t, dtype=torch.float32),
-        }  # [b, F]
+            "t_fake": torch.as_tensor(fake_t, dtype=torch.float32),  # [b, F]
+        }
+        if self.dense:  # fake dense clips: in the same (drawn) video length as the sparse row
+            out["clip"] = torch.stack([it["clip"] for it in items])  # [b, L, 3, H, W] uint8
+            out["t_clip"] = torch.stack([it["t_clip"] for it in items])  # [b, L]
+            t = [dense_clip_times(lengths[k], self.dense, rng, fractional=True) for k in fake_idx]
+            out["t_clip_fake"] = torch.as_tensor(np.stack(t), dtype=torch.float32).reshape(
+                self.batch, self.dense
+            )  # [b, L]
+        return out
+
+
+def dense_clip_times(
+    length: int, num_frames: int, rng: np.random.Generator, fractional: bool = False
+) -> np.ndarray:
+    """Times o, o+1, ..., o+L-1 of a dense clip: float64 [L], inside [0, length-1].
+
+    o is a uniform integer in [0, length-L] (real videos) or, with `fractional`, continuous on that
+    range quantised to 1/1024 frame (fake videos, as StyleGAN-V's sparse fakes: G must see
+    non-integer t, and every gap stays exactly 1)."""
+    hi = int(length) - int(num_frames)
+    if hi < 0:
+        raise ValueError(f"a dense clip of {num_frames} frames does not fit {length} frames")
+    o = (
+        np.floor(rng.uniform(0, hi) * FRAC_STEPS) / FRAC_STEPS
+        if fractional
+        else float(rng.integers(0, hi + 1))
+    )
+    return o + np.arange(num_frames, dtype=np.float64)
+
+
+def _needed(sampling: SamplingConfig, dense_frames: int) -> str:
+    """What a usable video must be at least as long as, named for the error messages."""
+    if dense_frames > sampling.num_frames:
+        return f"D.video.num_frames={dense_frames}"
+    return f"num_frames={sampling.num_frames}"
 
 
 def step_loader(ds: StepBatches, start_step: int, num_workers: int):

@@ -65,6 +65,7 @@ def main() -> None:
         shift = track[1] - track[0]
         rows[n] = {
             "r2_held_out": d.r2,
+            "ridge": d.ridge,
             "fitted_slope": d.slope,
             "measured_slope": fit["slope"][n],
             "mean_per_alpha": fit["mean"][n],

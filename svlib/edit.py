@@ -35,7 +35,7 @@ class Direction:
 
     vector [w_dim]: one unit of α (one standard deviation of the samples' w along it); slope: the
     fitted change of the parameter per unit α; r2: the linear fit's R² on held-out samples
-    (how much of the parameter's variation across videos w explains linearly).
+    (how much of the parameter's variation across videos w explains linearly; below 0: none).
     """
 
     name: str
@@ -43,6 +43,7 @@ class Direction:
     slope: float
     r2: float
     num_samples: int
+    ridge: float  # the ridge weight cross-validation chose
 
 
 def _clips_uint8(videos: torch.Tensor) -> np.ndarray:
@@ -94,44 +95,69 @@ def fit_directions(
     num_samples: int = 1024,
     num_frames: int = 16,
     seed: int = 0,
-    ridge: float = 1e-2,
+    ridges: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0),
     held_out: float = 0.2,
     device=None,
 ) -> dict[str, Direction]:
     """Fit a direction in w for each parameter in `names` (see the module docstring) from the
     videos of seeds seed, seed+1, ..., seed+num_samples-1, of `num_frames` frames each.
 
-    ridge: the ridge weight, relative to the mean eigenvalue of the samples' w covariance;
-    held_out: the share of samples kept out of the fit to measure its R².
+    ridges: candidate ridge weights, relative to the mean eigenvalue of the samples' w covariance;
+    the one with the best 4-fold cross-validated R² on the fitting samples is used (with few
+    samples per dimension of w a strong ridge is needed, with many a weak one). held_out: the
+    share of samples kept out of the fit to measure its R².
     """
     names = _check_names(names)
     check_number("num_samples", num_samples, minimum=8, integer=True)
     check_number("num_frames", num_frames, minimum=4, integer=True)
-    check_number("ridge", ridge, minimum=0)
+    for r in ridges:
+        check_number("ridges", r, above=0)
     check_number("held_out", held_out, above=0, maximum=0.5)
     w, params = sample_params(G, range(seed, seed + num_samples), num_frames, device=device)
     X = (w - G.w_avg.cpu()).double()  # [N, w_dim]
     n_fit = num_samples - max(2, int(round(held_out * num_samples)))
     Xf, Xh = X[:n_fit], X[n_fit:]
-    mu = Xf.mean(0)
-    cov = (Xf - mu).T @ (Xf - mu) / n_fit  # [w_dim, w_dim]
-    reg = ridge * cov.diagonal().mean() * torch.eye(X.shape[1], dtype=X.dtype)
     out = {}
     for name in names:
         y = torch.from_numpy(params[name]).double()
         yf, yh = y[:n_fit], y[n_fit:]
-        beta = torch.linalg.solve(cov + reg, (Xf - mu).T @ (yf - yf.mean()) / n_fit)  # [w_dim]
-        pred = yf.mean() + (Xh - mu) @ beta
-        ss = ((yh - yh.mean()) ** 2).sum().clamp_min(1e-12)
-        r2 = float(1 - ((yh - pred) ** 2).sum() / ss)
-        norm = beta.norm()
-        if not torch.isfinite(norm) or norm == 0:
+        if float(yf.std()) < 1e-9:
             raise UsageError(f"fit_directions: {name} does not vary across the samples")
-        u = beta / norm
-        sigma = ((Xf - mu) @ u).std()  # one standard deviation of the samples along u
+        folds = torch.arange(n_fit) % 4
+        cv = [
+            np.mean(
+                [
+                    _r2(*_ridge(Xf[folds != k], yf[folds != k], r), Xf[folds == k], yf[folds == k])
+                    for k in range(4)
+                ]
+            )
+            for r in ridges
+        ]
+        ridge = float(ridges[int(np.argmax(cv))])
+        beta, x_mean, y_mean = _ridge(Xf, yf, ridge)
+        r2 = _r2(beta, x_mean, y_mean, Xh, yh)
+        u = beta / beta.norm().clamp_min(1e-30)
+        sigma = ((Xf - x_mean) @ u).std()  # one standard deviation of the samples along u
         vec = (u * sigma).float()
-        out[name] = Direction(name, vec, float(beta @ vec.double()), r2, num_samples)
+        out[name] = Direction(name, vec, float(beta @ vec.double()), r2, num_samples, ridge)
     return out
+
+
+def _ridge(X: torch.Tensor, y: torch.Tensor, ridge: float):
+    """(β [D], x̄ [D], ȳ): ridge least squares y ≈ ȳ + β·(x − x̄), the ridge relative to the mean
+    variance of x's coordinates."""
+    x_mean, y_mean = X.mean(0), y.mean()
+    Xc = X - x_mean
+    cov = Xc.T @ Xc / len(X)  # [D, D]
+    reg = ridge * cov.diagonal().mean() * torch.eye(X.shape[1], dtype=X.dtype)
+    beta = torch.linalg.solve(cov + reg, Xc.T @ (y - y_mean) / len(X))
+    return beta, x_mean, y_mean
+
+
+def _r2(beta, x_mean, y_mean, X, y) -> float:
+    """R² of the linear model on (X, y): 1 − residual / total sum of squares."""
+    pred = y_mean + (X - x_mean) @ beta
+    return float(1 - ((y - pred) ** 2).sum() / ((y - y.mean()) ** 2).sum().clamp_min(1e-12))
 
 
 def random_direction(like: torch.Tensor, seed: int = 0) -> torch.Tensor:

@@ -1,10 +1,16 @@
 """Semantic directions in w (svlib.edit): fit, measure, hold an edit through long videos."""
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 import svlib
+from svlib.checkpoint import save_checkpoint
 from svlib.checks import UsageError
 from svlib.data import open_dataset
 from svlib.edit import (
@@ -16,6 +22,8 @@ from svlib.edit import (
     sample_params,
 )
 from svlib.generate import generate_frames, seed_latents
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +99,22 @@ def test_bad_names_are_refused(G):
         fit_directions(G, ["hue"], num_samples=8, num_frames=4)
     with pytest.raises(UsageError, match="shorter than window"):
         param_track(torch.zeros(1, 4, 3, 8, 8, dtype=torch.uint8), "size", window=8)
+
+
+@pytest.mark.slow
+def test_directions_bench_runs_on_tiny_inputs(G, tmp_path):
+    ckpt = save_checkpoint(
+        tmp_path / "g.pt", {"config": svlib.get_preset("tiny").to_dict(), "G_ema": G.state_dict()}
+    )
+    out = tmp_path / "e.json"
+    argv = ["--ckpt", str(ckpt), "--names", "brightness", "--samples", "16", "--frames", "4"]
+    argv += ["--test-seeds", "2", "--random", "1", "--long", "32", "--out", str(out)]
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "edit_directions.py"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-1500:]
+    d = json.loads(out.read_text())["directions"]["brightness"]
+    assert len(d["random_slopes"]) == 1 and "| brightness |" in r.stdout

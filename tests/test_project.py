@@ -1,6 +1,9 @@
 """Projection of images and clips into a generator (svlib.project) and the `project` command."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +25,8 @@ from svlib.project import (
 )
 from svlib.video_io import write_video
 from svlib.viz import to_uint8
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +190,20 @@ def test_load_projection_refuses_other_files(tmp_path):
         load_projection(bad)
     with pytest.raises(svlib.checks.UsageError, match="not found"):
         load_projection(tmp_path / "none.pt")
+
+
+@pytest.mark.slow
+def test_quality_bench_runs_on_tiny_inputs(tiny_ckpt, tmp_path):
+    out = tmp_path / "q.json"
+    argv = ["--ckpt", str(tiny_ckpt), "--data", "synthetic:shapes?n=4", "--targets", "1"]
+    argv += ["--frames", "2", "--steps", "2", "--out", str(out)]
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "projection_quality.py"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-1500:]
+    res = json.loads(out.read_text())
+    assert set(res["summary"]) == {"image", "clip"} and res["held_out"].endswith("seed=1")
+    assert "| image |" in r.stdout

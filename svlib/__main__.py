@@ -263,6 +263,48 @@ def _cmd_convert(a) -> int:
     return 0
 
 
+def _add_project(sub):
+    p = sub.add_parser(
+        "project",
+        help="find the latents (w, motion noise) that reproduce an image or a video clip",
+    )
+    p.add_argument(
+        "--ckpt", required=True, help="checkpoint file, or a run folder (its newest checkpoint)"
+    )
+    p.add_argument("--target", required=True, help="image (.png/.jpg) or video (.mp4, ...)")
+    p.add_argument("--out", default="projection", help="output folder (default: ./projection)")
+    p.add_argument("--steps", type=int, default=300, help="optimisation steps")
+    p.add_argument("--frames", type=int, default=32, help="frames of a video target to fit")
+    p.add_argument("--start", type=int, default=0, help="first frame of a video target")
+    p.add_argument("--starts", type=int, default=8, help="candidate first w's (w_avg + samples)")
+    p.add_argument(
+        "--noise-reg", type=float, default=10.0, help="weight of the motion-noise penalty"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fps", type=float, default=12.0, help="frame rate of reconstruction.mp4")
+    p.add_argument("--device")
+
+
+def _cmd_project(a) -> int:
+    from .project import project_to_files
+
+    res = project_to_files(
+        a.ckpt,
+        a.target,
+        a.out,
+        steps=a.steps,
+        frames=a.frames,
+        start=a.start,
+        starts=a.starts,
+        noise_reg=a.noise_reg,
+        seed=a.seed,
+        fps=a.fps,
+        device=a.device,
+    )
+    print(f"mean PSNR {res['mean_psnr']:.2f} dB over {res['frames']} frame(s); wrote {a.out}")
+    return 0
+
+
 def _cmd_presets(a) -> int:
     from .config import PRESETS, get_preset
 
@@ -283,6 +325,7 @@ _COMMANDS = {
     "export": _cmd_export,
     "convert-i3d": _cmd_convert_i3d,
     "convert": _cmd_convert,
+    "project": _cmd_project,
     "config": _cmd_config,
     "presets": _cmd_presets,
 }
@@ -302,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_export(sub)
     _add_convert_i3d(sub)
     _add_convert(sub)
+    _add_project(sub)
     _add_config(sub)
     sub.add_parser("presets", help="list the named presets")
     try:

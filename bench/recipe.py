@@ -12,6 +12,7 @@ disjoint from the reference clips; the untrained generator).
     OMP_NUM_THREADS=1 taskset -c 1 python bench/recipe.py score paper shapes --n 256 --seeds 0 1
     python bench/recipe.py baselines shapes --n 256 --seeds 0 1
     python bench/recipe.py table            # bench/results/recipe/README.md's table
+    OMP_NUM_THREADS=1 taskset -c 1 python bench/recipe.py study shapes --steps 2000   # all of it
 
 `train` can be run again: it resumes the run and trains for what is left of the budget (the
 wall time is summed over resumes in the run's log), so a budget may be spent in several legs.
@@ -131,6 +132,22 @@ def score(a) -> None:
         _evidence(ckpt, a.data, "trained", a.n, seed, out)
 
 
+def study(a) -> None:
+    """Train and score every recipe (or those named) on one dataset, skipping the scored ones, then
+    the baselines: run it again after an interruption and it goes on where it stopped."""
+    names = a.recipes or list(RECIPES)
+    for name in names:
+        _check(name, a.data)
+        if all((RESULTS / a.data / f"{name}_n{a.n}_seed{s}.json").exists() for s in a.seeds):
+            print(f"{name} on {a.data}: scored", flush=True)
+            continue
+        ns = argparse.Namespace(recipe=name, data=a.data, steps=a.steps, minutes=None, seed=0)
+        train(argparse.Namespace(**vars(ns), progress=False))
+        score(argparse.Namespace(recipe=name, data=a.data, n=a.n, seeds=a.seeds))
+    if not all((RESULTS / a.data / f"baselines_n{a.n}_seed{s}.json").exists() for s in a.seeds):
+        baselines(argparse.Namespace(data=a.data, n=a.n, seeds=a.seeds))
+
+
 def baselines(a) -> None:
     if a.data not in DATASETS:
         raise SystemExit(f"recipe: unknown dataset {a.data!r}; choose one of {sorted(DATASETS)}")
@@ -198,6 +215,12 @@ def main(argv=None) -> None:
     p.add_argument("data")
     p.add_argument("--n", type=int, default=256)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p = sub.add_parser("study", help="train + score the recipes on a dataset, then the baselines")
+    p.add_argument("data")
+    p.add_argument("recipes", nargs="*", help="default: all")
+    p.add_argument("--steps", type=int, default=2000, help="budget of each recipe, in steps")
+    p.add_argument("--n", type=int, default=256)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
     sub.add_parser("table", help="the table of every scored result")
     a = ap.parse_args(argv)
     if a.cmd == "list":
@@ -205,7 +228,8 @@ def main(argv=None) -> None:
             print(f"{name:11s} {' '.join(sets) or '(none)':50s} {why}")
         print("datasets:", ", ".join(f"{k} = {v}" for k, v in DATASETS.items()))
         return
-    {"train": train, "score": score, "baselines": baselines, "table": table}[a.cmd](a)
+    cmds = {"train": train, "score": score, "baselines": baselines, "study": study, "table": table}
+    cmds[a.cmd](a)
 
 
 if __name__ == "__main__":

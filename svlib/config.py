@@ -172,9 +172,9 @@ class TrainConfig:
     sample_every: int = 500  # steps between sample-video grids
     checkpoint_every: int = 500  # steps between checkpoints
     num_workers: int = 3  # data-loader workers per process
-    # metrics of G_ema against the training set while training, e.g. fvd16 or fvd16,kvd16 (any FVD/KVD
-    # variant, or the proxies params16, params128, rffd16); the first one keeps best.pt (lower is
-    # better); empty: none
+    # metrics of G_ema against the training set while training, e.g. fvd16 or fvd16,kvd16 (any
+    # FVD/KVD variant, or the proxies params16, params128, rffd16); the first one keeps best.pt
+    # (lower is better); empty: none
     metrics: tuple[str, ...] = ()
     metrics_every: int = 500  # steps between evaluations of `metrics` (and one at the end)
     metrics_n: int = 2048  # real and generated clips per evaluation (FD depends on N; paper: 2048)

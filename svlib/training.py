@@ -290,7 +290,9 @@ def train(
     data:        a dataset spec (folder, .zip, folder of videos, "synthetic:NAME?...") or a
                  `VideoDataset`.
     out_dir:     run folder: `log.jsonl`, `config.json`, `checkpoint-<step>.pt`,
-                 `samples/step-<step>.mp4`. A folder that already holds a run is refused unless
+                 `samples/step-<step>.mp4`, and with `cfg.train.metrics` `best.pt` (the checkpoint
+                 of the lowest value of the first metric; its values are in the log lines of the
+                 steps evaluated). A folder that already holds a run is refused unless
                  `resume` continues it or `force` deletes it first.
     steps:       stop after this many steps (default: `cfg.train.total_kimg` thousand frames).
     max_minutes: also stop after this much wall time (a checkpoint is written on stop).
@@ -349,7 +351,7 @@ def _train_in(
     if found is not None:
         _check_resumable(found[0], found[1]["config"], cfg)
         state.load_state_dict(found[1])
-    best = _best_so_far(found, out, cfg, dev) if tracker is not None else None
+    best = _best_so_far(found, out, cfg) if tracker is not None else None
     for module in (state.G, state.D, state.G_ema):
         sdist.broadcast_module(module, info.world_size)
     dtype = amp_dtype(dev, tc.amp)
@@ -504,7 +506,7 @@ def _training_metrics(cfg: Config, videos: VideoDataset, device, progress: bool)
     )
 
 
-def _best_so_far(found, out: Path, cfg: Config, device) -> dict[str, Any] | None:
+def _best_so_far(found, out: Path, cfg: Config) -> dict[str, Any] | None:
     """The best evaluation this run has seen, of the metric and N it measures now: from the
     checkpoint resumed from, or from best.pt when that holds a better one (it may be written after
     the newest checkpoint, just before a kill). A changed metric or N starts a new best."""

@@ -96,6 +96,14 @@ def test_json_states_the_protocol_and_cache_skips_the_real_set(tmp_path, capsys,
     # another seed picks other real offsets: a new cache entry, not a stale one
     reads.clear()
     assert _fvd(capsys, *args[:-2], "--seed", 2)[0] == 0 and "real" in reads
+    # a frame rewritten in place, or another folder of the same name and size: not the cached entry
+    first = real / "video000" / "000000.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(first)
+    reads.clear()
+    assert _fvd(capsys, *args)[0] == 0 and "real" in reads
+    twin = _folder(tmp_path / "elsewhere" / "real", dots(6, length=24, seed=9))
+    reads.clear()
+    assert _fvd(capsys, twin, *args[1:])[0] == 0 and "real" in reads
     # --no-cache reads the real set again
     reads.clear()
     assert _fvd(capsys, real, fake, "--n", 4, "--no-cache")[0] == 0 and "real" in reads

@@ -78,9 +78,9 @@ class Videos:
 
 
 def files_fingerprint(ds) -> str:
-    """What identifies the files behind a dataset read from disk: their absolute location and, per
-    video, its name, frame count and modification time (a folder's changes when frames are added,
-    removed or renamed; a zip's or video file's when it is rewritten). "" for other datasets.
+    """What identifies the files behind a dataset read from disk: their absolute location, and the
+    size and modification time of every file (each frame of a frame folder, each video file, the
+    zip). "" for other datasets.
 
     Two folders with the same name and size, or a dataset edited in place, then never share cached
     real features."""
@@ -91,15 +91,19 @@ def files_fingerprint(ds) -> str:
     if root is None:
         return ""
     h = hashlib.md5(str(os.path.abspath(root)).encode())
+
+    def add(path):
+        st = os.stat(path)
+        h.update(f"{path} {st.st_size} {st.st_mtime_ns}".encode())
+
     if os.path.isfile(root):  # a zip or a single video file
-        st = os.stat(root)
-        h.update(f"{st.st_size} {st.st_mtime_ns}".encode())
-    for f in getattr(ds, "files", []):  # the files of a folder of videos
-        st = os.stat(f)
-        h.update(f"{f} {st.st_size} {st.st_mtime_ns}".encode())
-    for name, frames in getattr(ds, "videos", []) if os.path.isdir(root) else []:
-        d = os.path.join(root, os.path.dirname(frames[0]))  # the folder holding its frames
-        h.update(f"{name} {len(frames)} {os.stat(d).st_mtime_ns}".encode())
+        add(root)
+    else:
+        for f in getattr(ds, "files", []):  # a folder of video files
+            add(f)
+        for _, frames in getattr(ds, "videos", []):  # a folder of frame folders
+            for key in frames:
+                add(os.path.join(root, key))
     return h.hexdigest()
 
 

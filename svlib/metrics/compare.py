@@ -80,6 +80,8 @@ def compare_video_sets(
     real_v, fake_v = _open(real, "REAL", resolution), _open(fake, "FAKE", resolution)
     sets = {"real": _describe(real_v, real), "fake": _describe(fake_v, fake)}
     _check_channels(sets)
+    for name in names:  # every set is checked before minutes of computing
+        _check_lengths(real_v, fake_v, *VARIANTS[name][1:], n_real, n_fake, sets)
     if device is None:
         from ..utils import default_device
 
@@ -96,8 +98,6 @@ def compare_video_sets(
             "measures the resizing; pass --resolution to compare at one size",
             stacklevel=2,
         )
-    for name in names:  # every set is checked before minutes of computing
-        _check_lengths(real_v, fake_v, *VARIANTS[name][1:], n_real, n_fake, sets)
     features = {}  # (frames, stride) -> {"real", "fake", "info"}: kvd16 reuses fvd16's pass
     for name in names:
         kind, num_frames, stride = VARIANTS[name]

@@ -300,7 +300,7 @@ def plot_log(rows: list[dict], title: str = ""):
         axes[2].plot(steps[best], values[best], "k*", ms=9)
     if names:
         axes[2].legend(fontsize=8)
-        axes[2].set_title("metrics (★ best)", fontsize=9)
+        axes[2].set_title("metrics (★ lowest; the first one picks best.pt)", fontsize=9)
     else:
         axes[2].set_title("metrics", fontsize=9)
         axes[2].text(0.5, 0.5, "none logged", ha="center", va="center", transform=axes[2].transAxes)

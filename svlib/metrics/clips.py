@@ -65,14 +65,46 @@ class Videos:
         return self.ds.read_frames(i, idx) if self.is_ds else np.asarray(self.ds[i])[idx]
 
     def describe(self) -> str:
-        """Cache identity: the dataset repr, or a content hash for in-memory video lists."""
+        """Cache identity: the dataset repr (with the files' identity for datasets read from
+        disk), or a content hash for in-memory video lists."""
         if self.is_ds:
-            return repr(self.ds)
+            files = files_fingerprint(self.ds)
+            return repr(self.ds) + (f" files={files}" if files else "")
         h = hashlib.md5()
         for v in self.ds:
             v = np.ascontiguousarray(v)
             h.update(str(v.shape).encode() + v.tobytes())
         return f"list of {len(self.ds)} videos md5={h.hexdigest()}"
+
+
+def files_fingerprint(ds) -> str:
+    """What identifies the files behind a dataset read from disk: their absolute location, and the
+    size and modification time of every file (each frame of a frame folder, each video file, the
+    zip). "" for other datasets.
+
+    Two folders with the same name and size, or a dataset edited in place, then never share cached
+    real features."""
+    root = next(
+        (getattr(ds, a) for a in ("root", "path") if isinstance(getattr(ds, a, None), os.PathLike)),
+        None,
+    )
+    if root is None:
+        return ""
+    h = hashlib.md5(str(os.path.abspath(root)).encode())
+
+    def add(path):
+        st = os.stat(path)
+        h.update(f"{path} {st.st_size} {st.st_mtime_ns}".encode())
+
+    if os.path.isfile(root):  # a zip or a single video file
+        add(root)
+    else:
+        for f in getattr(ds, "files", []):  # a folder of video files
+            add(f)
+        for _, frames in getattr(ds, "videos", []):  # a folder of frame folders
+            for key in frames:
+                add(os.path.join(root, key))
+    return h.hexdigest()
 
 
 def real_clips(

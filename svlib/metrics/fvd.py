@@ -18,6 +18,7 @@ import time
 import numpy as np
 import torch
 
+from ..checks import write_atomic
 from .clips import Videos, generated_clips, is_generator, real_clips, with_progress
 from .frechet import FeatureStats, frechet_distance, kernel_distance
 from .registry import register_metric
@@ -51,6 +52,83 @@ def _resolve(detector, device):
     return det.to(device), device
 
 
+def default_cache_dir() -> str:
+    """Where real-clip features are kept between runs: $SVLIB_CACHE_DIR, else
+    $XDG_CACHE_HOME/svlib/real-features, else ~/.cache/svlib/real-features."""
+    if os.environ.get("SVLIB_CACHE_DIR"):
+        return os.environ["SVLIB_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "svlib", "real-features")
+
+
+def default_batch(num_frames: int) -> int:
+    """Clips per I3D batch: StyleGAN-V's ~128 frames per batch (8 clips of 16 frames)."""
+    return max(1, 128 // num_frames)
+
+
+def real_features(
+    videos: Videos,
+    det,
+    *,
+    num_frames: int,
+    subsample: int,
+    max_real: int,
+    seed: int,
+    batch_size: int,
+    device,
+    progress: bool = True,
+    cache_dir: str | None = None,
+    memory: dict | None = None,
+    desc: str = "I3D real",
+) -> tuple[np.ndarray, np.ndarray]:
+    """(features [N, D], video indices [N]) of the protocol's real clips (clips.real_clips).
+
+    The features are read from `memory` (a dict kept by the caller, any detector) or from
+    `cache_dir` (trained detectors only: an untrained network's numbers are not worth keeping) when
+    the same dataset, clip protocol, seed and detector were seen before; otherwise computed and
+    stored in both."""
+    idx, offs = real_clips(videos, num_frames, subsample, max_real, seed)
+    steps = np.arange(num_frames) * subsample
+    key = dict(
+        data=videos.describe(),
+        name=videos.name,
+        n=len(idx),
+        num_frames=num_frames,
+        subsample=subsample,
+        seed=seed,
+        detector=det.name,
+        antialias=getattr(det, "antialias", None),
+    )
+    digest = hashlib.md5(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    mem_key = (det, digest)  # the module itself: an id could be reused after it is freed
+    if memory is not None and mem_key in memory:
+        return memory[mem_key], idx
+    cache = (
+        os.path.join(cache_dir, f"real-{digest}.npy")
+        if cache_dir and not getattr(det, "untrained", False)
+        else None
+    )
+    if cache and os.path.isfile(cache):
+        real = np.load(cache)
+    else:
+        bs = batch_size
+        batches = (
+            torch.from_numpy(
+                np.stack(
+                    [videos.read(i, o + steps) for i, o in zip(idx[s : s + bs], offs[s : s + bs])]
+                )
+            )
+            for s in range(0, len(idx), bs)
+        )
+        real = _features(det, with_progress(batches, -(-len(idx) // bs), desc, progress), device)
+        if cache:
+            os.makedirs(cache_dir, exist_ok=True)
+            write_atomic(cache, lambda f: np.save(f, real))
+    if memory is not None:
+        memory[mem_key] = real
+    return real, idx
+
+
 def _features(det, batches, device) -> np.ndarray:
     return np.concatenate(
         [
@@ -75,9 +153,13 @@ def video_features(
     progress: bool = True,
     cache_dir: str | None = None,
     truncation_psi: float = 1.0,
+    real_memory: dict | None = None,
 ) -> dict:
     """I3D features of the real and fake clips of one protocol.
 
+    real_memory: a dict the caller keeps between calls; the real features are kept in it, so
+    evaluating many generators against one dataset reads the dataset once per process (cache_dir
+    does the same across processes, for trained detectors).
     Returns {"real": [Nr, D], "fake": [Nf, D], "info": {...}}."""
     det, device = _resolve(detector, device)
     if num_frames < 1 or subsample < 1 or max_real < 2 or num_gen < 2:
@@ -85,45 +167,22 @@ def video_features(
             "need num_frames, subsample >= 1 and max_real, num_gen >= 2; "
             f"got {num_frames}, {subsample}, {max_real}, {num_gen}"
         )
-    bs = batch_size or max(1, 128 // num_frames)  # StyleGAN-V: ~128 frames per I3D batch
+    bs = batch_size or default_batch(num_frames)
     videos = Videos(dataset)
-    idx, offs = real_clips(videos, num_frames, subsample, max_real, seed)
-    steps = np.arange(num_frames) * subsample
-    key = dict(
-        data=videos.describe(),
-        name=videos.name,
-        n=len(idx),
+    real, idx = real_features(
+        videos,
+        det,
         num_frames=num_frames,
         subsample=subsample,
+        max_real=max_real,
         seed=seed,
-        detector=det.name,
-        antialias=getattr(det, "antialias", None),
+        batch_size=bs,
+        device=device,
+        progress=progress,
+        cache_dir=cache_dir,
+        memory=real_memory,
     )
-    cache = (
-        os.path.join(
-            cache_dir,
-            "real-" + hashlib.md5(json.dumps(key, sort_keys=True).encode()).hexdigest() + ".npy",
-        )
-        if cache_dir and not getattr(det, "untrained", False)
-        else None
-    )
-    if cache and os.path.isfile(cache):
-        real = np.load(cache)
-    else:
-        batches = (
-            torch.from_numpy(
-                np.stack(
-                    [videos.read(i, o + steps) for i, o in zip(idx[s : s + bs], offs[s : s + bs])]
-                )
-            )
-            for s in range(0, len(idx), bs)
-        )
-        real = _features(
-            det, with_progress(batches, -(-len(idx) // bs), "I3D real", progress), device
-        )
-        if cache:
-            os.makedirs(cache_dir, exist_ok=True)
-            np.save(cache, real)
+    steps = np.arange(num_frames) * subsample
     gen_dev, fake_hw = (device if is_generator(G) else None), []
 
     def fake_batches():
@@ -135,7 +194,7 @@ def video_features(
     fake = _features(
         det, with_progress(fake_batches(), -(-num_gen // bs), "I3D fake", progress), device
     )
-    res = videos.read(int(idx[0]), steps[:1]).shape[1:3]
+    res = _resolution(videos, int(idx[0]))
     info = dict(
         N_real=len(real),
         N_fake=len(fake),
@@ -148,6 +207,12 @@ def video_features(
         seed=seed,
     )
     return {"real": real, "fake": fake, "info": info}
+
+
+def _resolution(videos: Videos, i: int) -> tuple[int, int]:
+    """(H, W) of the real frames, without reading any when the dataset states its resolution."""
+    r = getattr(videos.ds, "resolution", None)
+    return (int(r), int(r)) if r is not None else videos.read(i, np.arange(1)).shape[1:3]
 
 
 def _label(metric, value_text, info) -> str:
@@ -262,6 +327,7 @@ _FEATURE_KW = (
     "progress",
     "cache_dir",
     "truncation_psi",
+    "real_memory",
 )
 
 

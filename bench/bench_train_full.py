@@ -28,6 +28,7 @@ so `FlopCount` applies the same formulas without them.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import itertools
 import json
@@ -36,6 +37,7 @@ import resource
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -210,6 +212,33 @@ def _memory(device: torch.device, card_gb: float) -> dict:
     }
 
 
+def _sync_debug(step, device, steps: int) -> dict | None:
+    """Synchronising CUDA calls during `steps` training steps, by the Python line that made them
+    (torch.cuda.set_sync_debug_mode warns at each one). None off CUDA."""
+    if device.type != "cuda":
+        return None
+    _sync(device)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            for _ in range(steps):
+                step()
+            _sync(device)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    where = collections.Counter(
+        f"{Path(w.filename).name}:{w.lineno}"
+        for w in caught
+        if "synchroniz" in str(w.message).lower()
+    )
+    return {
+        "steps": steps,
+        "syncs_per_step": sum(where.values()) / steps,
+        "where": dict(where.most_common()),
+    }
+
+
 def run(a) -> dict:
     device = check_device(a.device) or default_device()
     overrides = [f"train.amp={a.amp}", *a.set]
@@ -232,6 +261,7 @@ def run(a) -> dict:
     state = training.TrainingState.create(cfg, device)
     batches, pool = _batches(a, cfg, device)
     total = a.warmup + num_windows * window + (a.phase_steps if a.phases else 0)
+    total += a.sync_debug if device.type == "cuda" else 0
     bar = tqdm(total=total, desc=f"{a.preset} {device.type}", unit="step", dynamic_ncols=True)
 
     def step(stats: bool = False):
@@ -323,6 +353,7 @@ def run(a) -> dict:
         phases["sum_amortised_ms"] = sum(m[k] for k in keys)
     memory = _memory(device, a.card_gb)
     bar.close()
+    syncs = _sync_debug(step, device, a.sync_debug) if a.sync_debug else None
 
     flops = None
     if not a.no_flops:
@@ -365,6 +396,7 @@ def run(a) -> dict:
         "phases": phases,
         "memory": memory,
         "flops": flops,
+        "sync_debug": syncs,
     }
 
 
@@ -394,6 +426,9 @@ def _print(r: dict) -> None:
         )
     else:
         print(f"peak memory: {mem['peak_rss_gib']:.2f} GiB RSS (whole process)")
+    if r["sync_debug"]:
+        sd = r["sync_debug"]
+        print(f"synchronising calls per step: {sd['syncs_per_step']:g} at {sd['where']}")
     f = r["flops"]
     if f:
         frac = f"{100 * f['fraction_of_peak']:.1f}% of" if f["fraction_of_peak"] else "peak"
@@ -432,13 +467,20 @@ def main(argv=None) -> int:
     ap.add_argument("--phases", action="store_true", help="also time each phase (synchronised)")
     ap.add_argument("--phase-steps", type=int, default=4, help="steps of the phases pass")
     ap.add_argument("--no-flops", action="store_true", help="skip counting FLOPs")
+    ap.add_argument(
+        "--sync-debug",
+        type=int,
+        default=0,
+        metavar="N",
+        help="on CUDA: N more steps listing every synchronising call (set_sync_debug_mode)",
+    )
     ap.add_argument("--peak-tflops", type=float, help="the device's peak (default: known GPUs)")
     ap.add_argument("--card-gb", type=float, default=16.0, help="memory to compare the peak with")
     ap.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE", help="config overrides")
     ap.add_argument("--out", help="write the result as JSON here")
     a = ap.parse_args(argv)
     try:
-        for name in ("steps", "warmup", "windows", "phase_steps", "data_pool"):
+        for name in ("steps", "warmup", "windows", "phase_steps", "data_pool", "sync_debug"):
             least = 1 if name in ("steps", "windows", "phase_steps") else 0
             check_number(
                 f"--{name.replace('_', '-')}", getattr(a, name), minimum=least, integer=True

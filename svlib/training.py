@@ -276,8 +276,8 @@ def train_step(
     check_shape(t_real_in, batch["frames"].shape[:2], "batch['t']")
     check_shape(t_fake_in, batch["frames"].shape[:2], "batch['t_fake']")
     b, num_frames = batch["frames"].shape[:2]
-    if cfg.train.compile and cfg.train.compile_mode == "reduce-overhead":
-        torch.compiler.cudagraph_mark_step_begin()  # last step's graph outputs are dead now
+    if cfg.train.compile and cfg.train.compile_mode == "reduce-overhead" and dev.type == "cuda":
+        torch.compiler.cudagraph_mark_step_begin()  # last step's CUDA-graph outputs are dead now
     torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))  # augmentation draws
     z = torch.randn(2, b, cfg.G.z_dim, generator=generator)  # [2, b, z_dim]
     t_max = float(t_fake_in.max())  # a host read only when the times are already on the device

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 try:
@@ -72,6 +73,7 @@ from .losses import (
     r1_penalty,
 )
 from .models import build_models
+from .motion import motion_z_length
 from .utils import amp_dtype, autocast, check_shape, values_checked_on_host
 from .viz import video_grid
 
@@ -269,14 +271,14 @@ def train_step(
                 while this one runs; `float()` them when logging.
     Returns loss_G, loss_D, D_real (mean real logit) and, on R1 steps, r1.
     """
-    cfg, dev = state.cfg, state.device
+    cfg, dev, tc = state.cfg, state.device, state.cfg.train
     C, R = cfg.G.img_channels, cfg.G.resolution
     check_shape(batch["frames"], ["b", "F", C, R, R], "batch['frames']")
     t_real_in, t_fake_in = batch["t"], batch["t_fake"]  # [b, F], CPU as StepBatches yields them
     check_shape(t_real_in, batch["frames"].shape[:2], "batch['t']")
     check_shape(t_fake_in, batch["frames"].shape[:2], "batch['t_fake']")
     b, num_frames = batch["frames"].shape[:2]
-    if cfg.train.compile and cfg.train.compile_mode == "reduce-overhead" and dev.type == "cuda":
+    if tc.compile and tc.compile_mode == "reduce-overhead" and dev.type == "cuda":
         torch.compiler.cudagraph_mark_step_begin()  # last step's CUDA-graph outputs are dead now
     torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))  # augmentation draws
     z = torch.randn(2, b, cfg.G.z_dim, generator=generator)  # [2, b, z_dim]
@@ -287,12 +289,16 @@ def train_step(
         else None
         for _ in range(2)
     ]
+    if tc.compile and cfg.G.motion:
+        # One motion_z length for every step (that of the longest clip), so that compiled graphs
+        # are not rebuilt for each new length. Codes past t_max are never read: same v(t).
+        L = motion_z_length(cfg.G.motion, float(cfg.sampling.max_num_frames))
+        mz = [F.pad(m, (0, 0, 0, L - m.shape[1])) if m.shape[1] < L else m for m in mz]
     host_checked = _check_times_on_host(state, t_real_in, t_fake_in, mz[0])
     real = _to_device(batch["frames"], dev).float() / 127.5 - 1  # [b, F, 3, H, W]
     t_real, t_fake = _to_device(t_real_in, dev), _to_device(t_fake_in, dev)  # [b, F]
     z = _to_device(z, dev)
     mz = [None if m is None else _to_device(m, dev) for m in mz]
-    tc = cfg.train
     lazy_r1 = tc.r1_interval > 0 and tc.r1_gamma > 0 and state.step % tc.r1_interval == 0
     with values_checked_on_host() if host_checked else contextlib.nullcontext():
         loss_g = _g_main(state, z[0], mz[0], t_fake, dtype, world_size)

@@ -95,3 +95,27 @@ def test_unknown_compile_mode_is_named():
         TrainingState.create(cfg)
     with pytest.raises(ValueError, match="compile_mode"):
         svlib.get_preset("tiny", ["train.compile_mode=fastest"])
+
+
+def test_compiled_step_keeps_one_motion_z_length():
+    """Under compile every step pads motion_z to one length, so graphs are traced once, not once
+    per new t_max (tracing only: the "eager" backend compiles nothing)."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    from svlib.motion import motion_z_length
+
+    cfg = svlib.get_preset("tiny", ["train.compile=true"])
+    state = TrainingState.create(cfg)
+    torch._dynamo.reset()
+    state.G_fwd = torch.compile(state.G, backend="eager")
+    state.D_fwd = torch.compile(state.D, backend="eager")
+    batches = _batches(cfg, range(6))
+    lengths = {motion_z_length(cfg.G.motion, float(b["t_fake"].max())) for b in batches}
+    assert len(lengths) > 1  # without the padding, each new length would trace new graphs
+    graphs = []
+    for step, batch in enumerate(batches):
+        train_step(state, batch, step_generator(0, step), sync_stats=False)
+        graphs.append(counters["stats"]["unique_graphs"])
+    # step 0 (an R1 step) traced every graph there is: G with and without grad, D frozen and not
+    assert graphs[0] > 0 and graphs[0] == graphs[-1], graphs

@@ -41,6 +41,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from torch._dynamo.utils import counters
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 from tqdm.auto import tqdm
@@ -273,6 +274,8 @@ def run(a) -> dict:
         bar.update(1)
         return waited, out
 
+    graphs = lambda: counters["stats"]["unique_graphs"]  # noqa: E731  (torch.compile's count)
+    g0 = graphs()
     t_setup = time.perf_counter()
     for _ in range(a.warmup):
         step()
@@ -284,6 +287,7 @@ def run(a) -> dict:
         state.step = -(-state.step // interval) * interval  # each window starts with an R1 step
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    g1 = graphs()
     win_s, data_wait = [], 0.0
     for _ in range(num_windows):
         _sync(device)
@@ -293,6 +297,7 @@ def run(a) -> dict:
         _sync(device)
         win_s.append(time.perf_counter() - t0)
     steps_timed = num_windows * window
+    traced = {"warmup": g1 - g0, "timed": graphs() - g1}
     mean_step = sum(win_s) / steps_timed
     window_ms = [1e3 * s / window for s in win_s]
     throughput = {
@@ -306,6 +311,8 @@ def run(a) -> dict:
         "frames_per_s": tc.batch_size * F_ / mean_step,
         "videos_per_s": tc.batch_size / mean_step,
         "host_data_wait_ms": 1e3 * data_wait / steps_timed,
+        # graphs torch.compile traced; any in the timed pass put compile time into its numbers
+        "graphs_traced": traced,
         "hours_per_total_kimg": tc.total_kimg * 1000 / (tc.batch_size * F_ / mean_step) / 3600,
         "note": "no synchronisation inside a step; the device synchronised at window edges only. "
         "host_data_wait_ms is host time blocked on the loader (the device may still be busy)",
@@ -413,6 +420,10 @@ def _print(r: dict) -> None:
         f"{t['frames_per_s']:.1f} frames/s to D, {t['videos_per_s']:.2f} videos/s, host data "
         f"wait {t['host_data_wait_ms']:.1f} ms/step"
     )
+    if t["graphs_traced"]["timed"]:
+        print(
+            f"warning: torch.compile traced {t['graphs_traced']['timed']} graphs in the timed pass"
+        )
     if r["phases"]:
         p = r["phases"]
         parts = ", ".join(f"{k} {v:.1f}" for k, v in p["ms"].items())

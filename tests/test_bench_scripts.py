@@ -114,6 +114,7 @@ def test_bench_train_full_tiny_reports_consistent_numbers(tmp_path):
     assert f["peak_tflops"] == 2.5
     assert f["fraction_of_peak"] == pytest.approx(f["achieved_tflops"] / 2.5)
     assert res["memory"]["peak_rss_gib"] > 0.05
+    assert t["graphs_traced"] == {"warmup": 0, "timed": 0}  # eager
     assert "frames/s to D" in r.stdout and "phases (synchronised" in r.stdout
 
 

@@ -114,10 +114,13 @@ if [ "$MODE" = throughput ]; then
     local rc=$?; grep -v "step/s\]\|it/s\]" "$T/$name.log" | tail -12; echo "rc=$rc"; return $rc
   }
   if [ $DRY = 1 ]; then
-    DEV=cpu; BIG=tiny; SMALL=tiny; BATCH=4; SMALL_BATCH=2; STEPS=4; CSTEPS=2; WORKERS=1; DATA="synthetic:shapes?n=16"
-    OFFARGS=(--preset tiny --batch 2 --iters 2 --warmup 1 --device cpu --data "synthetic:shapes?n=16")
+    # both roles at the tiny preset and one batch size (the compiled stages then share their graphs)
+    DEV=cpu; BIG=tiny; SMALL=tiny; NBIG=tiny_as_paper256; NSMALL=tiny_as_colab; BATCH=4; SMALL_BATCH=4
+    STEPS=4; CSTEPS=2; WORKERS=1; DATA="synthetic:shapes?n=16"
+    OFFARGS=(--preset cpu --resolution 32 --batch 2 --iters 2 --warmup 1 --device cpu --data "synthetic:shapes?n=16")
   else
-    BIG=paper256; SMALL=colab; BATCH=${BATCH:-64}; SMALL_BATCH=${SMALL_BATCH:-32}; STEPS=32; CSTEPS=16
+    BIG=paper256; SMALL=colab; NBIG=paper256; NSMALL=colab; BATCH=${BATCH:-64}; SMALL_BATCH=${SMALL_BATCH:-32}
+    STEPS=32; CSTEPS=16
     DATA=${DATA:-synthetic:shapes?n=2048}
     # DataLoader workers hand batches over in /dev/shm (a paper256 batch is 38 MB, two in flight per
     # worker); a container's small default /dev/shm would kill them, so fall back to a premade pool
@@ -134,14 +137,14 @@ if [ "$MODE" = throughput ]; then
   [ $DRY = 1 ] && common=(--device cpu --amp off --data "$DATA" "${datargs[@]}" "${AUG[@]}")
 
   # 1. paper scale, eager: throughput, phases, the synchronising calls of two steps
-  full ${BIG}_eager 130 --preset $BIG --batch "$BATCH" --steps $STEPS --warmup 3 --phases --sync-debug 2 \
+  full ${NBIG}_eager 130 --preset $BIG --batch "$BATCH" --steps $STEPS --warmup 3 --phases --sync-debug 2 \
       --card-gb 80 "${common[@]}"
   if [ $? = 3 ]; then  # out of memory: half the batch
-    full ${BIG}_eager_b$((BATCH / 2)) 100 --preset $BIG --batch $((BATCH / 2)) --steps $STEPS --warmup 3 \
+    full ${NBIG}_eager_b$((BATCH / 2)) 100 --preset $BIG --batch $((BATCH / 2)) --steps $STEPS --warmup 3 \
         --phases --card-gb 80 "${common[@]}"
   fi
   # 2. the Colab preset, eager: does it fit a 16 GB card?
-  full ${SMALL}_eager 75 --preset $SMALL --batch "$SMALL_BATCH" --steps $STEPS --warmup 3 --phases \
+  full ${NSMALL}_eager 75 --preset $SMALL --batch "$SMALL_BATCH" --steps $STEPS --warmup 3 --phases \
       --sync-debug 2 --card-gb 16 "${common[@]}"
   # 3. the official code at paper scale, side by side with svlib (its CUDA ops when they build)
   OFFICIAL=${SVLIB_OFFICIAL_REPO:-.official}; OFFDEPS=${OFFDEPS:-.offdeps}
@@ -150,7 +153,7 @@ if [ "$MODE" = throughput ]; then
     if [ $DRY = 0 ] && [ "$OPS" = auto ] && ! { command -v nvcc && command -v ninja; } > /dev/null; then
       OPS=ref; echo "no nvcc/ninja here: the official code runs its reference ops"
     fi
-    stage "official vs svlib at ${OFFARGS[1]} (limit ${LIM}s, official ops $OPS)"
+    stage "official vs svlib: ${OFFARGS[*]} (limit ${LIM}s, official ops $OPS)"
     SVLIB_OFFICIAL_REPO=$OFFICIAL PYTHONPATH="$PYTHONPATH:$OFFDEPS" timeout "$LIM" $PY bench/bench_official.py \
         "${OFFARGS[@]}" "${AUG[@]}" --official-ops $OPS --json "$T/official_${OFFARGS[1]}.json" > "$T/official.log" 2>&1
     echo "rc=$?"; grep -v "warm-up\|iter " "$T/official.log" | tail -8
@@ -159,9 +162,9 @@ if [ "$MODE" = throughput ]; then
     echo "skipped the official code: no checkout at $OFFICIAL (SVLIB_OFFICIAL_REPO) or no time left"
   fi
   # 4. compiled (the losses' G and D; R1 stays eager), fewer timed steps: compiling takes minutes
-  full ${BIG}_compiled_$COMPILE_MODE 220 --preset $BIG --batch "$BATCH" --steps $CSTEPS --warmup 3 --compile \
+  full ${NBIG}_compiled_$COMPILE_MODE 220 --preset $BIG --batch "$BATCH" --steps $CSTEPS --warmup 3 --compile \
       --compile-mode "$COMPILE_MODE" --card-gb 80 "${common[@]}"
-  full ${SMALL}_compiled_$COMPILE_MODE 160 --preset $SMALL --batch "$SMALL_BATCH" --steps $CSTEPS --warmup 3 \
+  full ${NSMALL}_compiled_$COMPILE_MODE 160 --preset $SMALL --batch "$SMALL_BATCH" --steps $CSTEPS --warmup 3 \
       --compile --compile-mode "$COMPILE_MODE" --card-gb 16 "${common[@]}"
   stage "summary ($SECONDS s)"
   for f in "$T"/*.json; do

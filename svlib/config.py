@@ -211,6 +211,9 @@ class TrainConfig:
     mirror: bool = True  # dataset x-flips (whole videos)
     amp: str = "auto"  # "auto" (bf16 autocast where supported), "bf16", "fp16", "off"
     compile: bool = False  # torch.compile G and D
+    # torch.compile mode when `compile`: "default", "reduce-overhead" (CUDA graphs: fewer kernel
+    # launches, more memory) or "max-autotune-no-cudagraphs" (benchmarks kernels; slow to compile)
+    compile_mode: str = "default"
     seed: int = 0  # seeds the initial weights and every random draw of every step
     log_every: int = 10  # steps between JSONL log lines
     sample_every: int = 500  # steps between sample-video grids
@@ -331,6 +334,7 @@ def _check_name(name: str) -> str:
 # String fields with a closed set of values.
 _CHOICES = {
     "train.amp": ("auto", "bf16", "fp16", "off"),
+    "train.compile_mode": ("default", "reduce-overhead", "max-autotune-no-cudagraphs"),
     "train.augment.mode": ("ada", "fixed", "none"),
     "train.augment.pipe": ("b", "bg", "bgc", "c"),
     "sampling.mode": ("sparse", "dense"),
@@ -494,6 +498,7 @@ RESUMABLE_FIELDS = (
     "train.metrics_every",
     "train.metrics_n",
     "train.metrics_i3d",
+    "train.compile_mode",
 )
 
 
@@ -647,6 +652,7 @@ CLI_FLAGS = {
     "no-mirror": ("train.mirror",),
     "amp": ("train.amp",),
     "compile": ("train.compile",),
+    "compile-mode": ("train.compile_mode",),
     "seed": ("train.seed",),
     "log-every": ("train.log_every",),
     "sample-every": ("train.sample_every",),

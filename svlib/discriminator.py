@@ -20,7 +20,7 @@ import torch.nn as nn
 from .config import DiscriminatorConfig
 from .layers import Conv2dLayer, FullyConnectedLayer, MappingNetwork, channels_at, resolution_log2
 from .ops import channels_last
-from .utils import check_shape
+from .utils import check_shape, needs_value_check
 
 
 class DiscriminatorBlock(nn.Module):
@@ -153,17 +153,22 @@ class TimeGapEncoder(nn.Module):
         )  # [n]
         self.out_dim = (num_frames - 1) * (embed_dim + 2 * num_freqs)
 
-    def forward(self, t: torch.Tensor) -> torch.Tensor:
+    def check_gaps(self, t: torch.Tensor) -> None:
+        """Raise ValueError unless the gaps of t [B, F] are finite, >= 0 and round below
+        max_time_gap: gaps outside the table have no learned embedding, and clamping would silently
+        alias them. One host sync on an accelerator; the training step runs it on its CPU times
+        instead (`utils.values_checked_on_host`)."""
         d = (t[:, 1:] - t[:, :-1]).float()  # [B, F-1]
-        # meta tensors (shape-only FLOP counting) have no values to check
-        if not torch.compiler.is_compiling() and d.device.type != "meta":
-            # Gaps outside the table have no learned embedding; clamping would silently alias
-            # them, so refuse.
-            if bool(((d < 0) | (d.round() >= self.max_time_gap) | ~torch.isfinite(d)).any()):
-                raise ValueError(
-                    f"Discriminator: time gaps must be ascending (>= 0) and < max_time_gap="
-                    f"{self.max_time_gap}; got gaps {d.tolist() if d.numel() <= 32 else '...'}"
-                )
+        if bool(((d < 0) | (d.round() >= self.max_time_gap) | ~torch.isfinite(d)).any()):
+            raise ValueError(
+                f"Discriminator: time gaps must be ascending (>= 0) and < max_time_gap="
+                f"{self.max_time_gap}; got gaps {d.tolist() if d.numel() <= 32 else '...'}"
+            )
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        if needs_value_check(t):
+            self.check_gaps(t)
+        d = (t[:, 1:] - t[:, :-1]).float()  # [B, F-1]
         emb = self.embed(d.round().long())  # [B, F-1, E]
         arg = d[..., None] * self.freqs  # [B, F-1, n]
         return torch.cat([emb, arg.sin(), arg.cos()], dim=-1).flatten(1)

@@ -25,7 +25,7 @@ import torch.nn as nn
 
 from .config import MotionConfig
 from .layers import EqLRConv1d, FullyConnectedLayer
-from .utils import check_shape
+from .utils import check_shape, needs_value_check
 
 MOTION_CODES = ("conv1d", "lstm")  # MotionConfig.codes
 MOTION_EMBEDDINGS = ("aligned", "raw")  # MotionConfig.embedding
@@ -206,6 +206,29 @@ class MotionNetwork(nn.Module):
     def num_codes(self, length: int) -> int:
         return length - self.mapping.receptive_field + 1
 
+    def check_times(self, t: torch.Tensor, length: int, first_code: int = 0) -> None:
+        """Raise ValueError unless every t [B, F] is finite, >= 0 and covered by the codes of a
+        motion_z of `length` grid steps whose first step has grid index `first_code`.
+
+        One host sync on an accelerator; the training step runs it on its CPU times instead
+        (`utils.values_checked_on_host`)."""
+        dz, num_codes = self.cfg.grid_spacing, self.num_codes(length)
+        t = t.float()
+        local = torch.floor(t / dz).long() - first_code  # [B, F] left anchor, in this window
+        bad = (t < 0).any() | ~torch.isfinite(t).all()
+        if t.numel():
+            bad = bad | (local.max() + 1 >= num_codes) | (local.min() < 0)
+        if bool(bad):  # one host sync for all checks
+            if bool((t < 0).any()) or not bool(torch.isfinite(t).all()):
+                raise ValueError("motion_embedding: t must be finite and >= 0")
+            lo, hi = first_code * dz, (first_code + num_codes - 1) * dz
+            t_lo, t_hi = float(t.min()), float(t.max())
+            raise ValueError(
+                f"motion_z of length {length} (first_code={first_code}) covers "
+                f"{lo:g} <= t < {hi:g}, but t spans [{t_lo:g}, {t_hi:g}]; "
+                f"use sample_motion_z(..., t_max) with a larger t_max"
+            )
+
     def forward(
         self,
         t: torch.Tensor,
@@ -234,23 +257,8 @@ class MotionNetwork(nn.Module):
             u = self.mapping(motion_z, c)  # [B, Lu, D]
             idx = torch.floor(t / dz).long()  # [B, F] left anchor index i
             local = idx - first_code  # its position in this window of codes
-            if not torch.compiler.is_compiling():  # one host sync for all checks
-                bad = (
-                    (t < 0).any()
-                    | ~torch.isfinite(t).all()
-                    | (local.max() + 1 >= u.shape[1])
-                    | (local.min() < 0)
-                )
-                if bool(bad):
-                    if bool((t < 0).any()) or not bool(torch.isfinite(t).all()):
-                        raise ValueError("motion_embedding: t must be finite and >= 0")
-                    lo, hi = first_code * dz, (first_code + u.shape[1] - 1) * dz
-                    t_lo, t_hi = float(t.min()), float(t.max())
-                    raise ValueError(
-                        f"motion_z of length {motion_z.shape[1]} (first_code={first_code}) covers "
-                        f"{lo:g} <= t < {hi:g}, but t spans [{t_lo:g}, {t_hi:g}]; "
-                        f"use sample_motion_z(..., t_max) with a larger t_max"
-                    )
+            if needs_value_check(t):
+                self.check_times(t, motion_z.shape[1], first_code)
             gather = lambda j: torch.gather(u, 1, j[..., None].expand(-1, -1, u.shape[2]))
             u_left, u_right = gather(local), gather(local + 1)  # [B, F, D]
             t_left = idx.float() * dz

@@ -14,6 +14,7 @@ step changes; `train()` is the loop around it (data, logging, previews, checkpoi
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -31,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 try:
@@ -72,8 +74,9 @@ from .losses import (
     r1_penalty,
 )
 from .models import build_models
+from .motion import motion_z_length
 from .training_dual import train_step_dual
-from .utils import amp_dtype, autocast, check_shape
+from .utils import amp_dtype, autocast, check_shape, values_checked_on_host
 from .video_d import DualDiscriminator
 from .viz import video_grid
 
@@ -124,7 +127,15 @@ class TrainingState:
         opt_D = torch.optim.Adam(D.parameters(), lr=lr_d, betas=betas_d, eps=tc.eps, fused=True)
         augment = AugmentPipe(aug).to(device) if aug.mode != "none" else None
         ada = AdaController(augment, tc.batch_size, aug) if aug.mode == "ada" else None
-        G_fwd, D_fwd = (torch.compile(G), torch.compile(D)) if tc.compile else (G, D)
+        if tc.compile_mode not in _COMPILE_MODES:
+            raise UsageError(
+                f"train.compile_mode (--compile-mode) must be one of {' | '.join(_COMPILE_MODES)}, "
+                f"got {tc.compile_mode!r}"
+            )
+        G_fwd, D_fwd = G, D
+        if tc.compile:
+            G_fwd = torch.compile(G, mode=tc.compile_mode)
+            D_fwd = torch.compile(D, mode=tc.compile_mode)
         return cls(cfg, G, D, G_ema, opt_G, opt_D, augment, ada, G_fwd, D_fwd)
 
     @property
@@ -155,6 +166,7 @@ class TrainingState:
 
 
 _MODULES = ("G", "D", "G_ema", "opt_G", "opt_D")  # the parts of a state that have a state_dict
+_COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs")
 
 
 def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
@@ -214,6 +226,29 @@ def _d_reg(state: TrainingState, real, t_real, world_size) -> torch.Tensor:
     return r1
 
 
+def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor on `device`. To CUDA through pinned memory without waiting: a copy from
+    ordinary (pageable) memory makes the host wait for every kernel queued before it."""
+    if device.type != "cuda" or x.device.type != "cpu":
+        return x.to(device)
+    return (x if x.is_pinned() else x.pin_memory()).to(device, non_blocking=True)
+
+
+def _check_times_on_host(state: TrainingState, t_real, t_fake, motion_z) -> bool:
+    """The value checks of G's motion path and D's time-gap encoder, run once on the step's CPU
+    times (where they cost no device synchronisation). False when the times are not on the CPU:
+    then G and D check them themselves."""
+    if t_real.device.type != "cpu" or t_fake.device.type != "cpu":
+        return False
+    encoder = state.D.time_encoder
+    if encoder is not None:
+        encoder.check_gaps(t_real)
+        encoder.check_gaps(t_fake)
+    if motion_z is not None:
+        state.G.motion.check_times(t_fake, motion_z.shape[1])
+    return True
+
+
 def train_step(
     state: TrainingState,
     batch: dict[str, torch.Tensor],
@@ -221,42 +256,59 @@ def train_step(
     *,
     dtype: torch.dtype | None = None,
     world_size: int = 1,
-) -> dict[str, float]:
+    sync_stats: bool = True,
+) -> dict[str, float] | dict[str, torch.Tensor]:
     """One full training step: Gmain, Dmain, lazy R1 (every r1_interval steps), the EMA of G and the
     ADA update of p. Advances `state.step` and `state.cur_nimg`.
 
     batch:      this process's real clips and fake times, as `StepBatches` yields them:
-                frames [b, F, 3, H, W] uint8, t [b, F], t_fake [b, F] (moved to the state's device).
+                frames [b, F, 3, H, W] uint8, t [b, F], t_fake [b, F] (moved to the state's device;
+                times on the CPU are checked there, so G and D need not read them back).
     generator:  the step's random stream (`step_generator(seed, step, rank)`): it seeds the
                 augmentation and draws z and the motion noise.
     dtype:      autocast dtype of the G and D passes (None: full precision; R1 always is).
     world_size: processes training together; gradients, w_avg and the ADA statistics are averaged
                 over them (nothing is communicated when 1). The global batch is b · world_size.
+    sync_stats: True: the statistics as Python floats (each one waits for the device). False: as
+                detached 0-d tensors on the device, so that the host can queue the next step
+                while this one runs; `float()` them when logging.
     Returns loss_G, loss_D, D_real (mean real logit) and, on R1 steps, r1.
     """
     if state.cfg.D.kind == "image+video":  # the image + video D pair: `svlib.training_dual`
         return train_step_dual(state, batch, generator, dtype=dtype, world_size=world_size)
-    cfg, dev = state.cfg, state.device
+    cfg, dev, tc = state.cfg, state.device, state.cfg.train
     C, R = cfg.G.img_channels, cfg.G.resolution
     check_shape(batch["frames"], ["b", "F", C, R, R], "batch['frames']")
-    real = batch["frames"].to(dev, non_blocking=True).float() / 127.5 - 1  # [b, F, 3, H, W]
-    t_real, t_fake = batch["t"].to(dev), batch["t_fake"].to(dev)  # [b, F]
-    check_shape(t_real, real.shape[:2], "batch['t']")
-    check_shape(t_fake, real.shape[:2], "batch['t_fake']")
-    b, num_frames = real.shape[:2]
+    t_real_in, t_fake_in = batch["t"], batch["t_fake"]  # [b, F], CPU as StepBatches yields them
+    check_shape(t_real_in, batch["frames"].shape[:2], "batch['t']")
+    check_shape(t_fake_in, batch["frames"].shape[:2], "batch['t_fake']")
+    b, num_frames = batch["frames"].shape[:2]
+    if tc.compile and tc.compile_mode == "reduce-overhead" and dev.type == "cuda":
+        torch.compiler.cudagraph_mark_step_begin()  # last step's CUDA-graph outputs are dead now
     torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))  # augmentation draws
-    z = torch.randn(2, b, cfg.G.z_dim, generator=generator).to(dev)  # [2, b, z_dim]
+    z = torch.randn(2, b, cfg.G.z_dim, generator=generator)  # [2, b, z_dim]
+    t_max = float(t_fake_in.max())  # a host read only when the times are already on the device
     mz = [
-        state.G.sample_motion_z(b, float(t_fake.max()), generator=generator).to(dev)
+        state.G.sample_motion_z(b, t_max, generator=generator, device="cpu")  # [b, L, z]
         if cfg.G.motion
         else None
         for _ in range(2)
     ]
-    loss_g = _g_main(state, z[0], mz[0], t_fake, dtype, world_size)
-    loss_d, logits_real = _d_main(state, real, t_real, z[1], mz[1], t_fake, dtype, world_size)
-    tc = cfg.train
+    if tc.compile and cfg.G.motion:
+        # One motion_z length for every step (that of the longest clip), so that compiled graphs
+        # are not rebuilt for each new length. Codes past t_max are never read: same v(t).
+        L = motion_z_length(cfg.G.motion, float(cfg.sampling.max_num_frames))
+        mz = [F.pad(m, (0, 0, 0, L - m.shape[1])) if m.shape[1] < L else m for m in mz]
+    host_checked = _check_times_on_host(state, t_real_in, t_fake_in, mz[0])
+    real = _to_device(batch["frames"], dev).float() / 127.5 - 1  # [b, F, 3, H, W]
+    t_real, t_fake = _to_device(t_real_in, dev), _to_device(t_fake_in, dev)  # [b, F]
+    z = _to_device(z, dev)
+    mz = [None if m is None else _to_device(m, dev) for m in mz]
     lazy_r1 = tc.r1_interval > 0 and tc.r1_gamma > 0 and state.step % tc.r1_interval == 0
-    r1 = _d_reg(state, real, t_real, world_size) if lazy_r1 else None
+    with values_checked_on_host() if host_checked else contextlib.nullcontext():
+        loss_g = _g_main(state, z[0], mz[0], t_fake, dtype, world_size)
+        loss_d, logits_real = _d_main(state, real, t_real, z[1], mz[1], t_fake, dtype, world_size)
+        r1 = _d_reg(state, real, t_real, world_size) if lazy_r1 else None
 
     videos = b * world_size
     ema_update(state.G_ema, state.G, ema_beta(videos, tc.ema_kimg, tc.ema_rampup, state.cur_nimg))
@@ -264,11 +316,11 @@ def train_step(
         state.ada.update(logits_real)  # all-reduces its statistics over ranks
     state.step += 1
     state.cur_nimg += videos * num_frames
-    stats = {"loss_G": loss_g.item(), "loss_D": loss_d.item()}
-    stats["D_real"] = logits_real.float().mean().item()
+    stats = {"loss_G": loss_g.detach(), "loss_D": loss_d.detach()}
+    stats["D_real"] = logits_real.detach().float().mean()
     if r1 is not None:
-        stats["r1"] = r1.item()
-    return stats
+        stats["r1"] = r1.detach()
+    return {k: v.item() for k, v in stats.items()} if sync_stats else stats
 
 
 def train(
@@ -437,7 +489,12 @@ def _train_in(
             while state.step < total_steps and not stop.requested() and not out_of_time:
                 g = step_generator(tc.seed, state.step, info.rank)
                 step_stats = train_step(
-                    state, next(loader), g, dtype=dtype, world_size=info.world_size
+                    state,
+                    next(loader),
+                    g,
+                    dtype=dtype,
+                    world_size=info.world_size,
+                    sync_stats=False,
                 )
                 for k, v in step_stats.items():
                     acc.setdefault(k, []).append(v)
@@ -593,7 +650,8 @@ def _log_stats(state: TrainingState, acc: dict[str, list[float]], sec_per_step, 
     return {
         "step": state.step,
         "kimg": state.cur_nimg / 1000,
-        **{k: float(np.mean(v)) for k, v in acc.items()},
+        # the steps' statistics are device tensors until here: one wait per log line, not per step
+        **{k: float(np.mean([float(x) for x in v])) for k, v in acc.items()},
         "augment_p": float(state.augment.p) if state.augment is not None else 0.0,
         "sec_per_step": sec_per_step,
         "videos_per_sec": videos / sec_per_step,

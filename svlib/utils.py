@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import threading
 
 import numpy as np
 import torch
@@ -93,3 +94,30 @@ def check_shape(x, shape, name: str) -> None:
     if not ok:
         want = ", ".join("?" if s is None else str(s) for s in shape)
         raise ValueError(f"{name} must have shape [{want}], got {list(got) if got else got}")
+
+
+# Set while a caller (the training step) runs inputs whose values it checked on the host.
+_host_checked = threading.local()
+
+
+@contextlib.contextmanager
+def values_checked_on_host():
+    """Within this context, G's and D's checks of time values are skipped: the caller has run the
+    same checks on the host copies of those times before moving them to the device.
+
+    On an accelerator each such check reads a value back to the host (a synchronisation that stalls
+    the queue of kernels); the training step does them once per step on its CPU batch instead."""
+    before = getattr(_host_checked, "on", False)
+    _host_checked.on = True
+    try:
+        yield
+    finally:
+        _host_checked.on = before
+
+
+def needs_value_check(x: torch.Tensor) -> bool:
+    """Whether a check of `x`'s values should run here: not while torch.compile traces (no values),
+    not on meta tensors (shape-only FLOP counting), not within `values_checked_on_host`."""
+    if torch.compiler.is_compiling() or x.device.type == "meta":
+        return False
+    return not getattr(_host_checked, "on", False)

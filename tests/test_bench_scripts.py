@@ -4,11 +4,14 @@ Their numbers are not checked here.
 """
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = ROOT / "svlib" / "assets" / "shapes32.pt"
@@ -64,3 +67,107 @@ def test_learning_evidence_rows(tmp_path):
         and "continuity slope" not in rows["still first frames"]
     )
     assert "FVD16/KVD16 skipped" in r.stdout
+
+
+# the bench scripts import svlib from this tree, not from wherever it is installed
+_ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+def _bench_train_full():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_train_full", ROOT / "bench" / "bench_train_full.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bench_train_full_tiny_reports_consistent_numbers(tmp_path):
+    out = tmp_path / "full.json"
+    cmd = [sys.executable, str(ROOT / "bench" / "bench_train_full.py"), "--preset", "tiny"]
+    cmd += ["--steps", "4", "--warmup", "1", "--phases", "--workers", "0", "--device", "cpu"]
+    cmd += ["--peak-tflops", "2.5", "--out", str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, env=_ENV)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert (res["preset"], res["resolution"], res["batch"], res["num_frames"]) == ("tiny", 16, 4, 3)
+    t, interval = res["throughput"], res["r1_interval"]
+    assert interval == 2 and t["steps"] == 4 and t["windows"] == 2 and t["steps_per_window"] == 2
+    mean_s = t["mean_step_ms"] / 1e3
+    assert t["frames_per_s"] == pytest.approx(res["batch"] * res["num_frames"] / mean_s)
+    assert t["videos_per_s"] == pytest.approx(res["batch"] / mean_s)
+    # equal windows: the mean step is the mean of the window means, which lie inside the spread
+    assert t["mean_step_ms"] == pytest.approx(np.mean(t["window_mean_step_ms"]), rel=1e-3)
+    assert t["spread_ms"][0] <= t["mean_step_ms"] <= t["spread_ms"][1]
+    p = res["phases"]["ms"]
+    assert res["phases"]["r1_steps"] == 2  # phases pass starts on an R1 step; 4 steps, interval 2
+    assert p["Dreg_amortised"] == pytest.approx(p["Dreg_per_r1_step"] / interval)
+    assert all(p[k] > 0 for k in ("Gmain", "Dmain", "Dreg_per_r1_step", "EMA", "ADA"))
+    f = res["flops"]
+    assert f["r1_step"] > f["plain_step"] > 0  # R1's double backward costs extra
+    assert f["per_iteration"] == pytest.approx(
+        f["plain_step"] + (f["r1_step"] - f["plain_step"]) / interval
+    )
+    assert f["achieved_tflops"] == pytest.approx(f["per_iteration"] / mean_s / 1e12)
+    assert f["peak_tflops"] == 2.5
+    assert f["fraction_of_peak"] == pytest.approx(f["achieved_tflops"] / 2.5)
+    assert res["memory"]["peak_rss_gib"] > 0.05
+    assert t["graphs_traced"] == {"warmup": 0, "timed": 0}  # eager
+    assert "frames/s to D" in r.stdout and "phases (synchronised" in r.stdout
+
+
+def test_bench_train_full_refuses_bad_arguments(tmp_path, capsys):
+    mod = _bench_train_full()
+    (tmp_path / "file").write_text("")
+    for argv, culprit in [
+        (["--steps", "0"], "--steps"),
+        (["--peak-tflops", "-1"], "--peak-tflops"),
+        (["--out", str(tmp_path / "file" / "r.json")], "--out"),  # checked before the run
+    ]:
+        assert mod.main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert culprit in err and len(err.splitlines()) == 1, err
+
+
+def test_flop_count_matches_flop_counter_mode():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import svlib
+    from svlib.models import build_models
+
+    mod = _bench_train_full()
+    torch.manual_seed(0)
+    G, D = build_models(svlib.get_preset("tiny"))
+    z, t = torch.randn(2, 32), torch.tensor([[0.0, 1.0, 3.0]] * 2)
+
+    def step():
+        D(G(z, t), t).sum().backward()
+
+    with FlopCounterMode(display=False) as ref:
+        step()
+    with mod.FlopCount() as ours:
+        step()
+    assert ours.total == ref.get_total_flops() > 0
+
+
+def test_device_peaks(monkeypatch):
+    mod = _bench_train_full()
+    cuda = torch.device("cuda")
+    cases = [
+        ("NVIDIA H200", torch.bfloat16, 989.0),
+        ("NVIDIA H100 PCIe", torch.bfloat16, 756.0),  # not the SXM row
+        ("NVIDIA H100 80GB HBM3", torch.bfloat16, 989.0),
+        ("NVIDIA A100-SXM4-80GB", None, 156.0),  # fp32 training: cuDNN convolutions in TF32
+        ("NVIDIA L4", torch.float16, 121.0),
+        ("Tesla T4", torch.float16, 65.0),
+        ("Tesla T4", None, 8.1),  # no TF32 units
+        ("Tesla T4", torch.bfloat16, None),  # no bf16 units
+        ("Some Future GPU", torch.bfloat16, None),
+    ]
+    for name, dtype, peak in cases:
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda *_, n=name: n)
+        assert mod.device_peak(cuda, dtype, None)[0] == peak, name
+    assert mod.device_peak(torch.device("cpu"), None, None)[0] is None
+    assert mod.device_peak(torch.device("cpu"), None, 3.0) == (3.0, "--peak-tflops")

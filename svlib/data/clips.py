@@ -2,7 +2,8 @@
 
 `ClipDataset` turns any `VideoDataset` into a torch Dataset of sparse clips. `StepBatches` is the
 data stream of the training loop: item `step` is a rank's whole batch of real clips and fake
-timestamps for that step, and `step_loader` prefetches it with DataLoader workers.
+timestamps for that step (with their labels for a conditional model), and `step_loader` prefetches
+it with DataLoader workers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 
 from ..config import Config, SamplingConfig
 from ..sampling import sample_clip_times, sample_fake_times
+from .labels import dataset_labels
 from .videos import VideoDataset
 
 
@@ -23,7 +25,10 @@ class ClipDataset(torch.utils.data.Dataset):
     Item: {"frames": uint8 [F, 3, H, W],
            "t": float32 [F] (integer-valued, relative to the window start),
            "length": int64 (min(video length, max_num_frames), the range t lives in),
-           "index": int64 (video index)}.
+           "index": int64 (video index),
+           "c": float32 [c_dim] (the video's label; only when `labels` is given)}.
+    labels: float32 [len(videos), c_dim], the conditioning vector of every video
+    (`svlib.data.labels.dataset_labels`), or None for an unconditional model.
     Videos longer than `max_num_frames` are cut to a random window of that many frames first.
     mirror: flip the whole clip horizontally with probability 0.5 (all frames together).
 
@@ -43,8 +48,12 @@ class ClipDataset(torch.utils.data.Dataset):
         mirror: bool = False,
         seed: int = 0,
         on_short: str = "skip",
+        labels: np.ndarray | None = None,
     ):
         self.videos, self.sampling = videos, sampling or SamplingConfig()
+        if labels is not None and len(labels) != len(videos):
+            raise ValueError(f"labels: {len(labels)} rows for {len(videos)} videos")
+        self.labels = labels  # [N, c_dim] or None
         self.mirror, self.seed, self.epoch = mirror, int(seed), 0
         if on_short not in ("skip", "error"):
             raise ValueError(f"on_short must be 'skip' or 'error', got {on_short!r}")
@@ -106,12 +115,15 @@ class ClipDataset(torch.utils.data.Dataset):
         if self.mirror and rng.random() < 0.5:
             frames = frames[:, :, ::-1]
         frames = np.ascontiguousarray(frames.transpose(0, 3, 1, 2))  # [F, 3, H, W]
-        return {
+        item = {
             "frames": torch.from_numpy(frames),
             "t": torch.from_numpy(t.astype(np.float32)),  # [F]
             "length": torch.tensor(window, dtype=torch.int64),
             "index": torch.tensor(i, dtype=torch.int64),
         }
+        if self.labels is not None:
+            item["c"] = torch.from_numpy(self.labels[i])  # [c_dim]
+        return item
 
 
 class StepBatches(torch.utils.data.Dataset):
@@ -120,10 +132,17 @@ class StepBatches(torch.utils.data.Dataset):
     Indexing by step (not by video) makes the data stream a pure function of (seed, step, rank):
     DataLoader workers can prefetch it, and a resumed run sees the same batches as an
     uninterrupted one.
+
+    A conditional model (cfg.G.c_dim > 0) also gets "c", the real clips' labels, and "c_fake",
+    the labels for the generated clips: those of the videos whose lengths the fake timestamps were
+    drawn from, so G's labels follow the dataset's label distribution, as in the official loop.
     """
 
     def __init__(self, videos: VideoDataset, cfg: Config, batch: int, rank: int = 0):
-        self.clips = ClipDataset(videos, cfg.sampling, mirror=cfg.train.mirror, seed=cfg.train.seed)
+        labels = dataset_labels(videos, cfg.G.c_dim) if cfg.G.c_dim > 0 else None  # [N, c_dim]
+        self.clips = ClipDataset(
+            videos, cfg.sampling, mirror=cfg.train.mirror, seed=cfg.train.seed, labels=labels
+        )
         self.s, self.batch, self.rank, self.seed = cfg.sampling, batch, rank, cfg.train.seed
 
     def __len__(self) -> int:
@@ -134,12 +153,19 @@ class StepBatches(torch.utils.data.Dataset):
         items = [
             self.clips.clip(int(k), rng) for k in rng.integers(0, len(self.clips), size=self.batch)
         ]
-        fake_t = sample_fake_times(self.batch, self.clips.clip_lengths, self.s, rng)
-        return {
+        fake_t, fake_k = sample_fake_times(
+            self.batch, self.clips.clip_lengths, self.s, rng, return_indices=True
+        )
+        out = {
             "frames": torch.stack([it["frames"] for it in items]),  # [b, F, 3, H, W] uint8
             "t": torch.stack([it["t"] for it in items]),  # [b, F]
-            "t_fake": torch.as_tensor(fake_t, dtype=torch.float32),
-        }  # [b, F]
+            "t_fake": torch.as_tensor(fake_t, dtype=torch.float32),  # [b, F]
+        }
+        if self.clips.labels is not None:
+            out["c"] = torch.stack([it["c"] for it in items])  # [b, c_dim]
+            fake_videos = self.clips.valid[fake_k]  # the drawn lengths' videos
+            out["c_fake"] = torch.from_numpy(self.clips.labels[fake_videos])  # [b, c_dim]
+        return out
 
 
 def step_loader(ds: StepBatches, start_step: int, num_workers: int):

@@ -157,10 +157,10 @@ def dataset_labels(videos, c_dim: int) -> np.ndarray:
     raw = videos.raw_labels
     where = getattr(videos, "labels_source", videos.name)
     if raw is None:
+        hint = getattr(videos, "labels_hint", f'a {LABELS_FILE} with a "labels" field')
         raise UsageError(
             f"c_dim={c_dim} (--c-dim) asks for a conditional model, but dataset {where} has no "
-            f'labels (a {LABELS_FILE} with a "labels" field at its root, or '
-            "synthetic:NAME?labels=...)"
+            f"labels ({hint})"
         )
     names = [videos.video_name(i) for i in range(len(videos))]
     return one_hot(raw, c_dim, where, names)

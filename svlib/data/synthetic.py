@@ -126,7 +126,12 @@ class SyntheticVideos(VideoDataset):
             int(seed),
         )
         self.name = f"synthetic-{self.kind}"
-        self.labels_source = f"synthetic:{self.kind}?labels=..."
+        self.labels_source = f"synthetic:{self.kind}"
+        self.labels_hint = (
+            f"add ?labels={'|'.join(self.label_kinds)} to the spec"
+            if self.label_kinds
+            else "this synthetic set has no classes"
+        )
         c = (np.arange(self.resolution) + 0.5) / self.resolution  # pixel centres in [0, 1]
         self._x, self._y = c[None, None, :], c[None, :, None]  # [1, 1, W], [1, H, 1]
         self._params: dict[int, dict] = {}

@@ -60,6 +60,7 @@ class VideoDataset:
     name: str = "videos"
     resolution: int
     labels_source: str = ""  # where the labels are (or would be) read from, for messages
+    labels_hint: str = 'a dataset.json with a "labels" field at its root'  # how to add labels
     label_names: tuple[str, ...] | None = None  # class names, where the source has them
 
     def __len__(self) -> int:
@@ -233,10 +234,10 @@ class ZipDataset(_FramesDataset):
                     for n in zf.namelist()
                     if not n.endswith("/") and is_image_file(n) and "__MACOSX" not in n
                 ]
+                # the shallowest dataset.json (the root's, or that of one top-level folder)
+                found = [n for n in zf.namelist() if n.rpartition("/")[2] == LABELS_FILE]
         except zipfile.BadZipFile as e:
             raise ValueError(f"not a valid zip file: {path} ({e})") from e
-            # the shallowest dataset.json (the root's, or that of one top-level folder)
-            found = [n for n in zf.namelist() if n.rpartition("/")[2] == LABELS_FILE]
         self.path, self.name, self._zip, self._pid = path, path.stem, None, None
         self._labels_member = min(found, key=lambda n: n.count("/")) if found else None
         super().__init__(str(path), frame_folders(names, path.stem), resolution)

@@ -14,6 +14,11 @@
     python bench/conditional_check.py --out runs/cond_shapes32 --steps 1500
     python bench/conditional_check.py --out runs/cond_shapes32 --skip-train   # evaluate only
 
+With --official, instead: where c enters, against the official networks (a stylegan-v checkout
+named by SVLIB_OFFICIAL_REPO, as for bench/bench_official.py): parameter counts of G, D, the
+mappings and the motion mapping at c_dim 0, 3 and 101, and the outputs of the three conditioned
+mappings with svlib's weights copied in.
+
 One thread (OMP_NUM_THREADS=1), CPU; the results go to --json (default
 bench/results/conditional/shapes32.json).
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -145,6 +151,61 @@ def class_report(judge, G, num_classes: int, n: int, times, truncation_psi: floa
     }
 
 
+@torch.no_grad()
+def official_comparison() -> dict:
+    """svlib's conditioned parts against the official ones (see the module docstring)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import bench_official as bo
+
+    from svlib.config import resolve_auto
+    from svlib.models import count_params
+
+    off = bo.Official(os.environ[bo.ENV], ops="ref")
+    counts = {}
+    for preset in ("cpu", "paper256"):
+        for c_dim in (0, 3, 101):
+            cfg = resolve_auto(svlib.get_preset(preset, {"G.c_dim": c_dim, "D.c_dim": c_dim}))
+            G, D = build_models(cfg)
+            oG, oD, _ = bo.build_official(off, cfg, "cpu", fp16=False)
+            pairs = {
+                "G": (G, oG),
+                "D": (D, oD),
+                "G.mapping": (G.mapping, oG.mapping),
+                "motion mapping": (G.motion.mapping, oG.synthesis.motion_encoder.conv),
+                "D.mapping": (D.mapping, oD.mapping),
+            }
+            counts[f"{preset}, c_dim {c_dim}"] = {
+                k: [count_params(a), count_params(b)] for k, (a, b) in pairs.items()
+            }
+    cfg = resolve_auto(svlib.get_preset("tiny", {"G.c_dim": 3, "D.c_dim": 3}))
+    G, D = build_models(cfg)
+    oG, oD, _ = bo.build_official(off, cfg, "cpu", fp16=False)
+    motion = oG.synthesis.motion_encoder.conv
+    for mine, theirs in (
+        (G.mapping, oG.mapping),
+        (D.mapping, oD.mapping),
+        (G.motion.mapping, motion),
+    ):
+        for p, q in zip(mine.parameters(), theirs.parameters(), strict=True):
+            q.copy_(p)
+    z, c = torch.randn(6, cfg.G.z_dim), torch.eye(3)[[0, 1, 2, 2, 1, 0]]
+    cond = torch.randn(6, D.mapping.c_dim)  # [labels ⊕ time-gap code]
+    mz = torch.randn(6, 20, cfg.G.motion.z_dim)
+    official_in = torch.cat([mz, c[:, None].expand(-1, 20, -1)], dim=2).transpose(1, 2)
+    diffs = {
+        "G.mapping(z, c)": G.mapping(z, c) - oG.mapping(z, c, skip_w_avg_update=True)[:, 0],
+        "D.mapping(c ⊕ gaps)": D.mapping(None, cond) - oD.mapping(None, cond),
+        "motion codes u(motion_z, c)": G.motion.mapping(mz, c)
+        - motion(official_in).transpose(1, 2),
+    }
+    return {
+        "param_counts_svlib_official": counts,
+        "max_abs_diff": {k: float(v.abs().max()) for k, v in diffs.items()},
+    }
+
+
 def train_config(num_classes: int, seed: int):
     return svlib.get_preset(
         "cpu", {"G.c_dim": num_classes, "D.c_dim": num_classes, "train.seed": seed}
@@ -164,8 +225,15 @@ def main(argv=None) -> None:
     ap.add_argument("--judge-epochs", type=int, default=5)
     ap.add_argument("--truncation", type=float, nargs="+", default=[1.0, 0.7])
     ap.add_argument("--json", default=str(ROOT / "bench/results/conditional/shapes32.json"))
+    ap.add_argument("--official", action="store_true", help="compare with the official networks")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
+    if a.official:
+        res = official_comparison()
+        print(json.dumps(res, indent=1))
+        path = Path(a.json).with_name("official.json")
+        path.write_text(json.dumps(res, indent=1) + "\n")
+        return
     res: dict = {"data": a.data, "steps": a.steps, "seed": a.seed, "n_per_class": a.n}
     probe = open_dataset(a.data, resolution=32)
     names = list(probe.label_names or range(int(probe.raw_labels.max()) + 1))

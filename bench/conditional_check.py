@@ -206,9 +206,9 @@ def official_comparison() -> dict:
     }
 
 
-def train_config(num_classes: int, seed: int):
+def train_config(preset: str, num_classes: int, seed: int):
     return svlib.get_preset(
-        "cpu", {"G.c_dim": num_classes, "D.c_dim": num_classes, "train.seed": seed}
+        preset, {"G.c_dim": num_classes, "D.c_dim": num_classes, "train.seed": seed}
     )
 
 
@@ -216,13 +216,14 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data", default="synthetic:shapes?n=2048&labels=shape")
     ap.add_argument("--out", default="runs/cond_shapes32", help="the run folder")
-    ap.add_argument("--steps", type=int, default=1500, help="training steps (batch 8)")
+    ap.add_argument("--preset", default="cpu", help="svlib preset (cpu: 32², batch 8)")
+    ap.add_argument("--steps", type=int, default=1500, help="training steps")
     ap.add_argument("--seed", type=int, default=0, help="training seed")
     ap.add_argument("--skip-train", action="store_true", help="evaluate the run in --out")
     ap.add_argument("--n", type=int, default=200, help="generated videos per class")
     ap.add_argument("--times", default="0,8,16", help="frame times classified per video")
     ap.add_argument("--judge-videos", type=int, default=1200, help="real videos to fit the judge")
-    ap.add_argument("--judge-epochs", type=int, default=5)
+    ap.add_argument("--judge-epochs", type=int, default=8)
     ap.add_argument("--truncation", type=float, nargs="+", default=[1.0, 0.7])
     ap.add_argument("--json", default=str(ROOT / "bench/results/conditional/shapes32.json"))
     ap.add_argument("--official", action="store_true", help="compare with the official networks")
@@ -234,8 +235,10 @@ def main(argv=None) -> None:
         path = Path(a.json).with_name("official.json")
         path.write_text(json.dumps(res, indent=1) + "\n")
         return
-    res: dict = {"data": a.data, "steps": a.steps, "seed": a.seed, "n_per_class": a.n}
-    probe = open_dataset(a.data, resolution=32)
+    res: dict = {"data": a.data, "preset": a.preset, "steps": a.steps, "seed": a.seed}
+    res["n_per_class"], res["times"] = a.n, a.times
+    res_px = svlib.get_preset(a.preset).G.resolution
+    probe = open_dataset(a.data, resolution=res_px)
     names = list(probe.label_names or range(int(probe.raw_labels.max()) + 1))
     K = len(names)
     res["classes"] = names
@@ -243,7 +246,7 @@ def main(argv=None) -> None:
 
     if not a.skip_train:
         t0 = time.process_time()
-        cfg = train_config(K, a.seed)
+        cfg = train_config(a.preset, K, a.seed)
         cfg.train.checkpoint_every = 250
         cfg.train.sample_every = a.steps
         svlib.train(cfg, a.data, a.out, steps=a.steps, resume=True, progress=False)
@@ -251,8 +254,8 @@ def main(argv=None) -> None:
 
     t0 = time.process_time()
     rng = np.random.default_rng(0)
-    xs, ys = real_frames(with_seed(a.data, 1001, a.judge_videos), 32, 4, rng)
-    xv, yv = real_frames(with_seed(a.data, 1002, 300), 32, 4, rng)
+    xs, ys = real_frames(with_seed(a.data, 1001, a.judge_videos), res_px, 4, rng)
+    xv, yv = real_frames(with_seed(a.data, 1002, max(a.judge_videos // 4, 1)), res_px, 4, rng)
     judge = fit_judge(to_input(xs), torch.from_numpy(ys), K, a.judge_epochs, seed=0)
     pred = log_probs(judge, to_input(xv)).argmax(1).numpy()
     res["judge"] = {
@@ -265,14 +268,16 @@ def main(argv=None) -> None:
     print("judge on held-out real frames:", res["judge"], flush=True)
 
     times = [float(s) for s in a.times.split(",")]
-    cfg = train_config(K, a.seed)
+    cfg = train_config(a.preset, K, a.seed)
     torch.manual_seed(a.seed)
     G0, _ = build_models(cfg)  # the untrained control: the run's architecture at its initialisation
     rows = {"untrained": class_report(judge, G0.eval(), K, a.n, times, 1.0)}
-    for path in list_snapshots(a.out):
+    snapshots = list_snapshots(a.out)
+    for path in snapshots:
         G, _ = load_generator(path)
         step = int(path.stem.split("-")[1])
-        for psi in a.truncation:
+        # the learning curve at ψ = 1; the truncation values on the last snapshot
+        for psi in a.truncation if path == snapshots[-1] else [1.0]:
             rows[f"step {step}, psi {psi:g}"] = class_report(judge, G, K, a.n, times, psi)
     res["generated"] = rows
     for name, r in rows.items():

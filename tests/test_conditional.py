@@ -4,6 +4,7 @@ errors of bad labels."""
 
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -353,3 +354,27 @@ def test_train_cli_label_errors_are_one_line_and_write_nothing(tmp_path, capsys)
                        "--steps", 1, *flags)  # fmt: skip
         assert rc == 2 and message in err and len(err.splitlines()) == 1, err
         assert not (out / "config.json").exists()
+
+
+def test_conditional_check_script_end_to_end(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "conditional_check", Path(__file__).resolve().parents[1] / "bench/conditional_check.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "res.json"
+    script.main(
+        ["--preset", "tiny", "--data", "synthetic:shapes?n=8&length=24&labels=shape"]
+        + ["--out", str(tmp_path / "run"), "--steps", "2", "--n", "2", "--times", "0,4"]
+        + ["--judge-videos", "8", "--judge-epochs", "1", "--json", str(out)]
+    )
+    res = json.loads(out.read_text())
+    assert res["classes"] == ["circle", "square", "triangle"] and res["chance"] == 1 / 3
+    rows = res["generated"]
+    assert set(rows) == {"untrained", "step 2, psi 1", "step 2, psi 0.7"}
+    for r in rows.values():
+        conf = np.array(r["confusion_videos"])
+        assert conf.shape == (3, 3) and np.allclose(conf.sum(1), 1)
+        assert r["accuracy_videos"] == np.diag(conf).tolist()

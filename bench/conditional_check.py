@@ -123,16 +123,26 @@ def log_probs(judge: Judge, x: torch.Tensor) -> torch.Tensor:
     return torch.cat([F.log_softmax(judge(b), dim=1) for b in x.split(256)])  # [N, K]
 
 
+def foreground(frames: torch.Tensor) -> float:
+    """Mean share of pixels brighter than their frame's median by 0.15 (objects over the
+    background), for uint8 frames [N, 3, H, W]: a first-order statistic of what a class draws."""
+    v = frames.float().amax(1) / 255  # [N, H, W]
+    med = v.flatten(1).median(1).values[:, None, None]
+    return float((v > med + 0.15).float().mean())
+
+
 @torch.no_grad()
 def class_report(judge, G, num_classes: int, n: int, times, truncation_psi: float) -> dict:
     """Per asked class K: the share of frames and of videos the judge puts in each class."""
     confusion_frames = np.zeros((num_classes, num_classes))
     confusion_videos = np.zeros((num_classes, num_classes))
+    fg = []
     for k in range(num_classes):
         # the videos of seeds 0..n-1 asked for class K: what `svlib generate --class K` draws
         t = torch.as_tensor(times, dtype=torch.float64)
         c = class_label(G, k, n)  # [n, K]
         v = video_frames(G, t, seeds=range(n), c=c, truncation_psi=truncation_psi, uint8=True)
+        fg.append(foreground(v.flatten(0, 1)))
         lp = log_probs(judge, v.flatten(0, 1).float() / 127.5 - 1).reshape(n, len(times), -1)
         frame_pred = lp.argmax(-1).flatten()
         video_pred = lp.sum(1).argmax(-1)
@@ -148,6 +158,7 @@ def class_report(judge, G, num_classes: int, n: int, times, truncation_psi: floa
         "mean_accuracy_videos": float(np.diag(confusion_videos).mean()),
         "confusion_frames": confusion_frames.round(4).tolist(),
         "confusion_videos": confusion_videos.round(4).tolist(),
+        "foreground": fg,
     }
 
 
@@ -206,6 +217,24 @@ def official_comparison() -> dict:
     }
 
 
+@torch.no_grad()
+def save_grid(G, spec: str, num_classes: int, resolution: int, path: Path, n: int = 10) -> None:
+    """A PNG, 3× enlarged: row K holds frame 0 of the videos of seeds 0..n-1 asked for class K,
+    then row num_classes + K frame 0 of n real class-K videos (of the judge's held-out seed)."""
+    from PIL import Image
+
+    rows = []
+    for k in range(num_classes):
+        v = video_frames(G, torch.zeros(1), seeds=range(n), c=class_label(G, k, n), uint8=True)
+        rows.append(np.concatenate(list(v[:, 0].permute(0, 2, 3, 1).numpy()), axis=1))
+    ds = open_dataset(with_seed(spec, 1002, 40 * num_classes), resolution=resolution)
+    for k in range(num_classes):
+        idx = [i for i in range(len(ds)) if ds.raw_labels[i] == k][:n]
+        rows.append(np.concatenate([ds.read_frames(i, [0])[0] for i in idx], axis=1))
+    img = Image.fromarray(np.concatenate(rows, axis=0))
+    img.resize((img.width * 3, img.height * 3), Image.NEAREST).save(path)
+
+
 def train_config(preset: str, num_classes: int, seed: int):
     return svlib.get_preset(
         preset, {"G.c_dim": num_classes, "D.c_dim": num_classes, "train.seed": seed}
@@ -227,6 +256,7 @@ def main(argv=None) -> None:
     ap.add_argument("--truncation", type=float, nargs="+", default=[1.0, 0.7])
     ap.add_argument("--json", default=str(ROOT / "bench/results/conditional/shapes32.json"))
     ap.add_argument("--official", action="store_true", help="compare with the official networks")
+    ap.add_argument("--grid-only", action="store_true", help="only write the sample grid PNG")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     if a.official:
@@ -244,6 +274,11 @@ def main(argv=None) -> None:
     res["classes"] = names
     res["chance"] = 1 / K
 
+    grid = Path(a.json).with_suffix(".png")
+    if a.grid_only:
+        G, _ = load_generator(a.out)
+        save_grid(G, a.data, K, res_px, grid)
+        return
     if not a.skip_train:
         t0 = time.process_time()
         cfg = train_config(a.preset, K, a.seed)
@@ -263,6 +298,9 @@ def main(argv=None) -> None:
         "heldout_frames": len(xv),
         "heldout_accuracy": float((pred == yv).mean()),
         "heldout_accuracy_per_class": [float((pred[yv == k] == k).mean()) for k in range(K)],
+        "heldout_foreground_per_class": [
+            foreground(torch.from_numpy(xv[yv == k]).permute(0, 3, 1, 2)) for k in range(K)
+        ],
         "cpu_minutes": (time.process_time() - t0) / 60,
     }
     print("judge on held-out real frames:", res["judge"], flush=True)
@@ -280,6 +318,7 @@ def main(argv=None) -> None:
         for psi in a.truncation if path == snapshots[-1] else [1.0]:
             rows[f"step {step}, psi {psi:g}"] = class_report(judge, G, K, a.n, times, psi)
     res["generated"] = rows
+    save_grid(load_generator(a.out)[0], a.data, K, res_px, grid)
     for name, r in rows.items():
         print(name, {k: r[k] for k in ("accuracy_frames", "accuracy_videos")}, flush=True)
     res["eval_cpu_minutes"] = (time.process_time() - t0) / 60

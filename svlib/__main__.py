@@ -107,7 +107,20 @@ def _add_generate(sub):
     p.add_argument("--offset", type=float, default=0.0, help="start time t0, in training frames")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-videos", type=int, default=1, help="videos tiled into one grid")
-    p.add_argument("--truncation", type=float, default=1.0, help="truncation ψ")
+    p.add_argument(
+        "--truncation",
+        type=float,
+        default=1.0,
+        help="truncation ψ (toward the mean w, of class K with --class K)",
+    )
+    p.add_argument(
+        "--class",
+        dest="class_index",
+        type=int,
+        default=None,
+        metavar="K",
+        help="class K of a conditional model (c_dim > 0): every video is of class K",
+    )
     p.add_argument(
         "--chunk", type=int, default=128, help="frames generated per call (memory, not length)"
     )
@@ -129,6 +142,7 @@ def _cmd_generate(a) -> int:
         truncation_psi=a.truncation,
         chunk_size=a.chunk,
         device=a.device,
+        class_index=a.class_index,
     )
     print(path)
     return 0

@@ -649,6 +649,7 @@ CLI_FLAGS = {
     "augment-p": ("train.augment.p",),
     "augment-disable": ("train.augment.disable",),
     "min-period": ("G.motion.min_period",),
+    "c-dim": ("G.c_dim", "D.c_dim"),
     "no-mirror": ("train.mirror",),
     "amp": ("train.amp",),
     "compile": ("train.compile",),

@@ -8,6 +8,11 @@ drawn once for the whole time range and frames are made in chunks of `chunk_size
 no_grad, each chunk mapping only the window of noise it reads, so memory on the device depends on
 the chunk, not on the video length (frames are collected on the CPU).
 Timestamps are t = offset + arange(num_frames) / fps_factor.
+
+Conditional models (c_dim > 0) need a label for every video: `c` (a vector [c_dim] for all videos,
+or [N, c_dim]) or `class_index` K (the one-hot c of class K). Their truncation pulls w toward the
+mean w *of that label* (`class_w_avg`: the mapping's output averaged over z with c fixed), not the
+global w_avg, so a truncated class-K video stays a class-K video.
 """
 
 from __future__ import annotations
@@ -62,6 +67,86 @@ def noise_window(cfg: MotionConfig, t: torch.Tensor) -> tuple[int, int]:
         return 0, int(anchor.max()) + 2
     receptive_field = cfg.num_layers * (cfg.kernel_size - 1) + 1
     return int(anchor.min()), int(anchor.max()) + 1 + receptive_field
+
+
+CLASS_W_AVG_SAMPLES = 10_000  # z draws behind a per-class truncation centre (~1% of w's spread)
+
+
+def class_label(G: Generator, class_index: int, n: int = 1) -> torch.Tensor:
+    """The one-hot label of class `class_index` for n videos: float32 [n, c_dim] on the CPU.
+
+    A class outside [0, c_dim), or a generator without labels, is a UsageError naming --class."""
+    c_dim = G.cfg.c_dim
+    check_number("class_index (--class)", class_index, minimum=0, integer=True)
+    if c_dim == 0:
+        raise UsageError(
+            f"--class {class_index}: this generator is unconditional (c_dim=0); drop --class"
+        )
+    if class_index >= c_dim:
+        raise UsageError(
+            f"--class {class_index} is outside [0, {c_dim}): the model has {c_dim} classes"
+        )
+    return torch.eye(c_dim)[class_index].expand(n, -1).clone()
+
+
+def _check_labels(G: Generator, c, n: int, device) -> torch.Tensor | None:
+    """c as [n, c_dim] on `device` (a [c_dim] vector is used for every video), or None for an
+    unconditional G; a conditional G without c is a UsageError."""
+    c_dim = G.cfg.c_dim
+    if c_dim == 0:
+        if c is not None:
+            raise UsageError("c: this generator is unconditional (c_dim=0); give no label")
+        return None
+    if c is None:
+        raise UsageError(
+            f"this generator is conditional (c_dim={c_dim}): give a label, class_index=K "
+            f"(--class K, 0 <= K < {c_dim}) or c [c_dim]"
+        )
+    c = torch.as_tensor(c, dtype=torch.float32).to(device)
+    if c.ndim == 1:
+        c = c[None].expand(n, -1)
+    check_shape(c, [n, c_dim], "c")
+    return c
+
+
+def _one_label(c) -> torch.Tensor | None:
+    """One label [c_dim] from c given as [c_dim] or [1, c_dim] (None stays None)."""
+    return None if c is None else torch.as_tensor(c, dtype=torch.float32).reshape(-1)
+
+
+@torch.no_grad()
+def class_w_avg(
+    G: Generator, c: torch.Tensor, num_samples: int = CLASS_W_AVG_SAMPLES, seed: int = 0
+) -> torch.Tensor:
+    """The truncation centre of label c: mean over z ~ N(0, I) of mapping(z, c).  # [w_dim]
+
+    For a one-hot c of class K this is the w_avg that class K alone would have had in training.
+    The z draws come from `seed` (the same for every label), so the centre is a fixed function of
+    G and c."""
+    c = torch.as_tensor(c, dtype=torch.float32).reshape(-1)
+    check_shape(c, [G.cfg.c_dim], "c")
+    dev = _device_of(G)
+    z = torch.randn(num_samples, G.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
+    total = torch.zeros(G.cfg.w_dim, dtype=torch.float64, device=dev)
+    for zb in z.split(4096):  # [<=4096, z_dim]
+        cb = c.to(dev)[None].expand(len(zb), -1)
+        total += G.mapping(zb.to(dev), cb).double().sum(0)
+    return (total / num_samples).float()
+
+
+def map_latents(
+    G: Generator, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0
+) -> torch.Tensor:
+    """w [N, w_dim] for z [N, z_dim] (and labels c [N, c_dim] of a conditional G), truncated by ψ.
+
+    Unconditional: toward G's w_avg. Conditional: each w toward the mean w of its own label
+    (`class_w_avg`), w' = centre + ψ (w − centre)."""
+    if c is None or truncation_psi == 1:
+        return G.mapping(z, c, truncation_psi=truncation_psi)
+    w = G.mapping(z, c)
+    rows, which = torch.unique(c, dim=0, return_inverse=True)  # [U, c_dim], [N]
+    centres = torch.stack([class_w_avg(G, r) for r in rows]).to(w)  # [U, w_dim]
+    return centres[which].lerp(w, truncation_psi)
 
 
 def seed_latents(G: Generator, seeds: Sequence[int], t_max: float, device=None):
@@ -139,7 +224,8 @@ def video_frames(
     uint8).
 
     Video i is the video of seeds[i]; z / motion_z (or w, which bypasses the mapping) replace the
-    latents of that draw, so fixed latents (the training previews) need no seeds.
+    latents of that draw, so fixed latents (the training previews) need no seeds. A conditional G
+    needs c: [c_dim] for every video or [N, c_dim]; truncation then pulls toward each label's mean.
     """
     G, device = _prepare(G, device)
     t = torch.as_tensor(t, dtype=torch.float64)
@@ -151,9 +237,9 @@ def video_frames(
         z = z0 if z is None else z
         motion_z = mz0 if motion_z is None else motion_z
     motion_z = None if motion_z is None else motion_z.to(device)
-    c = None if c is None else c.to(device)
+    c = _check_labels(G, c, (w if w is not None else z).shape[0], device)
     if w is None:
-        w = G.mapping(z.to(device), c, truncation_psi=truncation_psi)
+        w = map_latents(G, z.to(device), c, truncation_psi)
     return _collect(G, w.to(device), t, motion_z, c, chunk_size, progress, uint8)
 
 
@@ -182,6 +268,7 @@ def generate_frames(
     truncation_psi: float = 1.0,
     chunk_size: int = 128,
     c: torch.Tensor | None = None,
+    class_index: int | None = None,
     z: torch.Tensor | None = None,
     motion_z: torch.Tensor | None = None,
     w: torch.Tensor | None = None,
@@ -193,9 +280,14 @@ def generate_frames(
 
     Video i uses seed + i unless z / motion_z (or w, which bypasses the mapping) are given. Frame k
     is at time offset + k / fps_factor; fps_factor=k gives k× the training frame rate (G was trained
-    on fractional t).
+    on fractional t). A conditional G takes `class_index` K (every video of class K, truncated
+    toward class K's mean w) or labels `c` ([c_dim] or [N, c_dim]).
     """
     n = w.shape[0] if w is not None else (z.shape[0] if z is not None else num_videos)
+    if class_index is not None:
+        if c is not None:
+            raise UsageError("give class_index or c, not both")
+        c = class_label(G, class_index, n)
     return video_frames(
         G,
         frame_times(num_frames, fps_factor, offset),
@@ -237,8 +329,8 @@ def content_motion_grid(
     R, K = len(motion_seeds), len(content_seeds)
     z, _ = seed_latents(G, content_seeds, float(t[-1]), device)  # [K, z_dim]
     _, mz = seed_latents(G, motion_seeds, float(t[-1]), device)  # [R, L, z]
-    cc = None if c is None else c.reshape(1, -1).to(device).expand(R * K, -1)
-    w = G.mapping(z, None if cc is None else cc[:K], truncation_psi=truncation_psi)  # [K, w_dim]
+    cc = _check_labels(G, _one_label(c), R * K, device)  # [R·K, c_dim] or None
+    w = map_latents(G, z, None if cc is None else cc[:K], truncation_psi)  # [K, w_dim]
     w = w.repeat(R, 1)  # [R·K, w_dim], row-major: cell (r, j) -> r·K + j
     mz = None if mz is None else mz.repeat_interleave(K, dim=0)  # [R·K, L, z]
     out = _collect(G, w, t, mz, cc, chunk_size, progress, uint8)
@@ -269,10 +361,8 @@ def interpolate_content(
     G, device = _prepare(G, device)
     t = frame_times(num_frames, fps_factor, offset)
     z, _ = seed_latents(G, [seed_a, seed_b], float(t[-1]), device)
-    cc = None if c is None else c.reshape(1, -1).to(device)
-    w = G.mapping(
-        z, None if cc is None else cc.expand(2, -1), truncation_psi=truncation_psi
-    )  # [2, w_dim]
+    cc = _check_labels(G, _one_label(c), 1, device)  # [1, c_dim] or None
+    w = map_latents(G, z, None if cc is None else cc.expand(2, -1), truncation_psi)  # [2, w_dim]
     lam = torch.as_tensor(list(lambdas), dtype=w.dtype, device=device)[:, None]  # [M, 1]
     w = w[:1] + lam * (w[1:] - w[:1])  # [M, w_dim]
     return _with_motion(
@@ -311,8 +401,8 @@ def edit_content(
     check_shape(direction, [G.cfg.w_dim], "direction")
     t = frame_times(num_frames, fps_factor, offset)
     z, _ = seed_latents(G, [seed], float(t[-1]), device)
-    cc = None if c is None else c.reshape(1, -1).to(device)
-    w = G.mapping(z, cc, truncation_psi=truncation_psi)  # [1, w_dim]
+    cc = _check_labels(G, _one_label(c), 1, device)  # [1, c_dim] or None
+    w = map_latents(G, z, cc, truncation_psi)  # [1, w_dim]
     s = torch.as_tensor(list(strengths), dtype=w.dtype, device=device)[:, None]
     w = w + s * direction.to(device, w.dtype)[None]  # [M, w_dim]
     return _with_motion(G, w, t, seed, cc, chunk_size, progress, uint8, device)
@@ -349,16 +439,23 @@ def iter_video(
     truncation_psi: float = 1.0,
     chunk_size: int = 128,
     progress: bool = False,
+    c: torch.Tensor | None = None,
+    class_index: int | None = None,
 ) -> Iterator[torch.Tensor]:
     """The streaming form of `generate_frames`: chunks [N, chunk, C, H, W] on G's device, memory
     flat in num_frames.
 
     Not a generator function: bad arguments raise here, before a caller opens its output."""
     t = frame_times(num_frames, fps_factor, offset)
+    if class_index is not None:
+        if c is not None:
+            raise UsageError("give class_index or c, not both")
+        c = class_label(G, class_index, num_videos)
+    c = _check_labels(G, c, num_videos, _device_of(G))
     z, mz = seed_latents(G, range(seed, seed + num_videos), float(t[-1]))
     with torch.no_grad():
-        w = G.mapping(z, truncation_psi=truncation_psi)
-    return iter_chunks(G, w, t, mz, chunk_size=chunk_size, progress=progress)
+        w = map_latents(G, z, c, truncation_psi)
+    return iter_chunks(G, w, t, mz, c=c, chunk_size=chunk_size, progress=progress)
 
 
 def generate_to_file(
@@ -375,6 +472,7 @@ def generate_to_file(
     chunk_size: int = 128,
     device=None,
     progress: bool = True,
+    class_index: int | None = None,
 ):
     """Generate `seconds` of video from a checkpoint into an h264 .mp4 (or a folder of PNG frames).
 
@@ -382,7 +480,8 @@ def generate_to_file(
     > data_fps samples between training frames (frame-rate upsampling). Frames are produced and
     encoded chunk by chunk (`VideoWriter`), so memory stays flat for videos of any length.
     `num_videos` videos (seeds seed, seed+1, ...) are tiled into one grid. `ckpt` may be a run
-    folder (its newest readable checkpoint). Returns the output path.
+    folder (its newest readable checkpoint). A conditional model needs `class_index` (--class K):
+    every video is of class K, truncated toward class K's mean w. Returns the output path.
 
     Every argument and the destination are checked before the checkpoint is loaded; a bad one
     raises `UsageError` (a ValueError) naming it.
@@ -395,7 +494,14 @@ def generate_to_file(
     out, to_file = _check_output(out)
     n = _check_generate_args(seconds, fps, data_fps, offset, seed, num_videos, truncation_psi)
     check_number("chunk_size (--chunk)", chunk_size, minimum=1, integer=True)
+    if class_index is not None:
+        check_number("class_index (--class)", class_index, minimum=0, integer=True)
     G, _ = load_generator(ckpt, device=check_device(device) or default_device())
+    if G.cfg.c_dim > 0 and class_index is None:
+        raise UsageError(
+            f"--ckpt {ckpt} is a conditional model (c_dim={G.cfg.c_dim}): pass --class K with "
+            f"0 <= K < {G.cfg.c_dim}"
+        )
     chunks = iter_video(
         G,
         n,
@@ -406,6 +512,7 @@ def generate_to_file(
         truncation_psi=truncation_psi,
         chunk_size=chunk_size,
         progress=progress,
+        class_index=class_index,
     )
     writer = VideoWriter(out, fps=fps) if to_file else None
     done = 0

@@ -62,6 +62,7 @@ from .checks import (
 )
 from .config import CLI_FLAGS, RESUMABLE_FIELDS, Config, config_diff, resolve_auto
 from .data import StepBatches, VideoDataset, open_dataset, step_loader
+from .data.labels import dataset_labels
 from .discriminator import Discriminator
 from .generate import generate_frames
 from .generator import Generator
@@ -191,37 +192,43 @@ def _adam_step(opt, module: torch.nn.Module, loss: torch.Tensor, world_size: int
     opt.step()
 
 
-def _g_main(state: TrainingState, z, motion_z, t_fake, dtype, world_size) -> torch.Tensor:
-    """Gmain: G <- softplus(-D(aug(G(z, t_fake)))), with D frozen."""
+def _g_main(
+    state: TrainingState, z, motion_z, t_fake, dtype, world_size, c_fake=None
+) -> torch.Tensor:
+    """Gmain: G <- softplus(-D(aug(G(z, t_fake, c)), c)), with D frozen."""
     dev = state.device
     state.D.requires_grad_(False)
     with autocast(dev, dtype):
-        fake = state.G_fwd(z, t_fake, motion_z=motion_z, update_w_avg=True)  # [b, F, 3, H, W]
-        loss = g_loss(state.D_fwd, fake, t_fake, augment=state.augment)
+        fake = state.G_fwd(
+            z, t_fake, c_fake, motion_z=motion_z, update_w_avg=True
+        )  # [b, F, 3, H, W]
+        loss = g_loss(state.D_fwd, fake, t_fake, c_fake, augment=state.augment)
     sdist.all_reduce_buffers(state.G, world_size)  # w_avg was updated from this rank's batch only
     _adam_step(state.opt_G, state.G, loss, world_size)
     state.D.requires_grad_(True)
     return loss
 
 
-def _d_main(state: TrainingState, real, t_real, z, motion_z, t_fake, dtype, world_size):
-    """Dmain: D <- softplus(D(aug(G(z', t_fake)))) + softplus(-D(aug(x_real)))."""
+def _d_main(
+    state: TrainingState, real, t_real, z, motion_z, t_fake, dtype, world_size, c_real, c_fake
+):
+    """Dmain: D <- softplus(D(aug(G(z', t_fake, c')), c')) + softplus(-D(aug(x_real), c))."""
     dev = state.device
     with torch.no_grad(), autocast(dev, dtype):
-        fake = state.G_fwd(z, t_fake, motion_z=motion_z)  # [b, F, 3, H, W]
+        fake = state.G_fwd(z, t_fake, c_fake, motion_z=motion_z)  # [b, F, 3, H, W]
     with autocast(dev, dtype):
         loss, logits_real = d_loss(
-            state.D_fwd, real, fake.float(), t_real, t_fake, augment=state.augment
+            state.D_fwd, real, fake.float(), t_real, t_fake, c_real, c_fake, augment=state.augment
         )
     _adam_step(state.opt_D, state.D, loss, world_size)
     return loss, logits_real
 
 
-def _d_reg(state: TrainingState, real, t_real, world_size) -> torch.Tensor:
+def _d_reg(state: TrainingState, real, t_real, world_size, c_real=None) -> torch.Tensor:
     """Dreg: lazy R1 with gain r1_interval (eager D, full precision: the double backward is
     sensitive)."""
     tc = state.cfg.train
-    r1 = r1_penalty(state.D, real, t_real, augment=state.augment).mean()
+    r1 = r1_penalty(state.D, real, t_real, c_real, augment=state.augment).mean()
     _adam_step(state.opt_D, state.D, r1 * (tc.r1_gamma / 2) * tc.r1_interval, world_size)
     return r1
 
@@ -263,7 +270,9 @@ def train_step(
 
     batch:      this process's real clips and fake times, as `StepBatches` yields them:
                 frames [b, F, 3, H, W] uint8, t [b, F], t_fake [b, F] (moved to the state's device;
-                times on the CPU are checked there, so G and D need not read them back).
+                times on the CPU are checked there, so G and D need not read them back); for a
+                conditional model also c and c_fake [b, c_dim], the labels of the real and of
+                the generated clips.
     generator:  the step's random stream (`step_generator(seed, step, rank)`): it seeds the
                 augmentation and draws z and the motion noise.
     dtype:      autocast dtype of the G and D passes (None: full precision; R1 always is).
@@ -304,11 +313,15 @@ def train_step(
     t_real, t_fake = _to_device(t_real_in, dev), _to_device(t_fake_in, dev)  # [b, F]
     z = _to_device(z, dev)
     mz = [None if m is None else _to_device(m, dev) for m in mz]
+    # class labels (conditional models only): real c from the batch, fake c drawn by StepBatches
+    c_real, c_fake = _batch_labels(batch, cfg, b, dev)
     lazy_r1 = tc.r1_interval > 0 and tc.r1_gamma > 0 and state.step % tc.r1_interval == 0
     with values_checked_on_host() if host_checked else contextlib.nullcontext():
-        loss_g = _g_main(state, z[0], mz[0], t_fake, dtype, world_size)
-        loss_d, logits_real = _d_main(state, real, t_real, z[1], mz[1], t_fake, dtype, world_size)
-        r1 = _d_reg(state, real, t_real, world_size) if lazy_r1 else None
+        loss_g = _g_main(state, z[0], mz[0], t_fake, dtype, world_size, c_fake)
+        loss_d, logits_real = _d_main(
+            state, real, t_real, z[1], mz[1], t_fake, dtype, world_size, c_real, c_fake
+        )
+        r1 = _d_reg(state, real, t_real, world_size, c_real) if lazy_r1 else None
 
     videos = b * world_size
     ema_update(state.G_ema, state.G, ema_beta(videos, tc.ema_kimg, tc.ema_rampup, state.cur_nimg))
@@ -321,6 +334,20 @@ def train_step(
     if r1 is not None:
         stats["r1"] = r1.detach()
     return {k: v.item() for k, v in stats.items()} if sync_stats else stats
+
+
+def _batch_labels(batch, cfg: Config, b: int, dev):
+    """(c, c_fake) [b, c_dim] of a conditional model's batch on `dev`; (None, None) otherwise."""
+    if cfg.G.c_dim == 0:
+        return None, None
+    if "c" not in batch or "c_fake" not in batch:
+        raise ValueError(
+            f"G.c_dim={cfg.G.c_dim}: the batch has no labels 'c' and 'c_fake' (StepBatches adds "
+            "them for a dataset with labels)"
+        )
+    check_shape(batch["c"], [b, cfg.G.c_dim], "batch['c']")
+    check_shape(batch["c_fake"], [b, cfg.G.c_dim], "batch['c_fake']")
+    return batch["c"].to(dev).float(), batch["c_fake"].to(dev).float()
 
 
 def train(
@@ -448,13 +475,16 @@ def _train_in(
             best = {"metric": tracker.primary, "n": tracker.n, "value": value, "step": state.step}
             save_checkpoint(out / BEST, payload())
 
+    preview_c = _preview_labels(videos, cfg, num_preview)  # None, or [num_preview, c_dim]
+
     def write_samples() -> None:
         # The preview videos are those of seeds 0..num_preview-1: what
-        # `svlib generate --seed 0 --num-videos N` draws from this checkpoint.
+        # `svlib generate --seed 0 --num-videos N` draws from this checkpoint (a conditional
+        # model's video i has class i mod c_dim).
         if not info.is_main:
             return
         frames = generate_frames(
-            state.G_ema, sample_frames, seed=0, num_videos=num_preview, chunk_size=16
+            state.G_ema, sample_frames, seed=0, num_videos=num_preview, chunk_size=16, c=preview_c
         )  # [N, T, 3, H, W]
         grid = video_grid(frames)  # [T, H', W', 3] uint8
         name = out / "samples" / f"step-{state.step:07d}"
@@ -603,7 +633,42 @@ def _open_videos(data: str | os.PathLike | VideoDataset, cfg: Config) -> VideoDa
             f"dataset {videos.name!r} has resolution {videos.resolution}, the config expects "
             f"{cfg.G.resolution}"
         )
+    _check_labels(videos, cfg)
     return videos
+
+
+def _check_labels(videos: VideoDataset, cfg: Config) -> None:
+    """A conditional model needs a label for every video, each fitting c_dim (before anything is
+    written); labels on an unconditional run are ignored, with a warning."""
+    if cfg.G.c_dim != cfg.D.c_dim:
+        raise UsageError(
+            f"G.c_dim={cfg.G.c_dim} and D.c_dim={cfg.D.c_dim} differ; set both (--c-dim N)"
+        )
+    if cfg.G.c_dim > 0:
+        dataset_labels(videos, cfg.G.c_dim)  # raises, naming the file, when they do not fit
+        return
+    try:
+        raw = videos.raw_labels
+    except UsageError:  # a dataset.json not in the labels format means nothing to this run
+        return
+    if raw is not None:
+        n = int(raw.max()) + 1 if raw.ndim == 1 else raw.shape[1]
+        warnings.warn(
+            f"dataset {videos.name!r} has labels ({videos.labels_source}); this run trains an "
+            f"unconditional model (--c-dim {n} trains a conditional one)",
+            stacklevel=3,
+        )
+
+
+def _preview_labels(videos: VideoDataset, cfg: Config, n: int) -> torch.Tensor | None:
+    """The labels of the n preview videos: class i mod c_dim for video i, or for vector labels
+    those of dataset videos 0, 1, ..."""
+    if cfg.G.c_dim == 0:
+        return None
+    if videos.raw_labels.ndim == 1:
+        return torch.eye(cfg.G.c_dim)[torch.arange(n) % cfg.G.c_dim]  # [n, c_dim]
+    c = dataset_labels(videos, cfg.G.c_dim)
+    return torch.from_numpy(c[np.arange(n) % len(c)])
 
 
 def _find_checkpoint(resume: bool | str | os.PathLike, out: Path, device, state: TrainingState):

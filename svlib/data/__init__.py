@@ -3,12 +3,14 @@
 - `videos`: the `VideoDataset` interface; frame folders, zips of frame folders, video files.
 - `synthetic`: continuous-time analytic datasets ("shapes", "periodic", "sky", "digits").
 - `sources`: `open_dataset(spec)`, any of the above from a path or "synthetic:NAME?..." string.
+- `labels`: class labels from `dataset.json` (the official format), matched to videos, one-hot c.
 - `clips`: `ClipDataset` (one sparse clip per video, paper §3.3) and `StepBatches` (one batch per
   training step, a pure function of (seed, step, rank)).
 - `prepare`: raw videos -> frame folders (`python -m svlib prepare`).
 """
 
 from .clips import ClipDataset, StepBatches, step_loader
+from .labels import dataset_labels, match_labels, one_hot, parse_labels_json
 from .prepare import prepare_dataset
 from .sources import open_dataset
 from .synthetic import (
@@ -45,9 +47,13 @@ __all__ = [
     "ZipDataset",
     "frame_folders",
     "list_video_files",
+    "dataset_labels",
     "make_synthetic",
+    "match_labels",
     "natural_key",
+    "one_hot",
     "open_dataset",
+    "parse_labels_json",
     "prepare_dataset",
     "step_loader",
 ]

@@ -2,9 +2,10 @@
 
 `ClipDataset` turns any `VideoDataset` into a torch Dataset of sparse clips. `StepBatches` is the
 data stream of the training loop: item `step` is a rank's whole batch of real clips and fake
-timestamps for that step, and `step_loader` prefetches it with DataLoader workers. With
-`D.kind = "image+video"` each item also holds a dense clip of consecutive frames of the same video
-for the video discriminator, real and fake (`dense_clip_times`).
+timestamps for that step (with their labels for a conditional model), and `step_loader`
+prefetches it with DataLoader workers. With `D.kind = "image+video"` each item also holds a
+dense clip of consecutive frames of the same video for the video discriminator, real and fake
+(`dense_clip_times`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 
 from ..config import Config, SamplingConfig
 from ..sampling import FRAC_STEPS, sample_clip_times, sample_fake_times
+from .labels import dataset_labels
 from .videos import VideoDataset
 
 
@@ -25,7 +27,10 @@ class ClipDataset(torch.utils.data.Dataset):
     Item: {"frames": uint8 [F, 3, H, W],
            "t": float32 [F] (integer-valued, relative to the window start),
            "length": int64 (min(video length, max_num_frames), the range t lives in),
-           "index": int64 (video index)}.
+           "index": int64 (video index),
+           "c": float32 [c_dim] (the video's label; only when `labels` is given)}.
+    labels: float32 [len(videos), c_dim], the conditioning vector of every video
+    (`svlib.data.labels.dataset_labels`), or None for an unconditional model.
     Videos longer than `max_num_frames` are cut to a random window of that many frames first.
     mirror: flip the whole clip horizontally with probability 0.5 (all frames together).
     dense_frames: L > 0 adds "clip": uint8 [L, 3, H, W], L consecutive frames of the same window
@@ -48,8 +53,12 @@ class ClipDataset(torch.utils.data.Dataset):
         seed: int = 0,
         on_short: str = "skip",
         dense_frames: int = 0,
+        labels: np.ndarray | None = None,
     ):
         self.videos, self.sampling = videos, sampling or SamplingConfig()
+        if labels is not None and len(labels) != len(videos):
+            raise ValueError(f"labels: {len(labels)} rows for {len(videos)} videos")
+        self.labels = labels  # [N, c_dim] or None
         self.mirror, self.seed, self.epoch = mirror, int(seed), 0
         self.dense_frames = int(dense_frames)
         if on_short not in ("skip", "error"):
@@ -131,6 +140,8 @@ class ClipDataset(torch.utils.data.Dataset):
             clip = clip[:, :, ::-1] if flip else clip
             item["clip"] = torch.from_numpy(np.ascontiguousarray(clip.transpose(0, 3, 1, 2)))
             item["t_clip"] = torch.from_numpy(tc.astype(np.float32))
+        if self.labels is not None:
+            item["c"] = torch.from_numpy(self.labels[i])  # [c_dim]
         return item
 
 
@@ -140,9 +151,14 @@ class StepBatches(torch.utils.data.Dataset):
     Indexing by step (not by video) makes the data stream a pure function of (seed, step, rank):
     DataLoader workers can prefetch it, and a resumed run sees the same batches as an
     uninterrupted one.
+
+    A conditional model (cfg.G.c_dim > 0) also gets "c", the real clips' labels, and "c_fake",
+    the labels for the generated clips: those of the videos whose lengths the fake timestamps were
+    drawn from, so G's labels follow the dataset's label distribution, as in the official loop.
     """
 
     def __init__(self, videos: VideoDataset, cfg: Config, batch: int, rank: int = 0):
+        labels = dataset_labels(videos, cfg.G.c_dim) if cfg.G.c_dim > 0 else None  # [N, c_dim]
         # the video D of D.kind="image+video" also needs a dense clip per video, real and fake
         self.dense = cfg.D.video.num_frames if cfg.D.kind == "image+video" else 0
         self.clips = ClipDataset(
@@ -151,6 +167,7 @@ class StepBatches(torch.utils.data.Dataset):
             mirror=cfg.train.mirror,
             seed=cfg.train.seed,
             dense_frames=self.dense,
+            labels=labels,
         )
         self.s, self.batch, self.rank, self.seed = cfg.sampling, batch, rank, cfg.train.seed
 
@@ -176,6 +193,10 @@ class StepBatches(torch.utils.data.Dataset):
             out["t_clip_fake"] = torch.as_tensor(np.stack(t), dtype=torch.float32).reshape(
                 self.batch, self.dense
             )  # [b, L]
+        if self.clips.labels is not None:
+            out["c"] = torch.stack([it["c"] for it in items])  # [b, c_dim]
+            fake_videos = self.clips.valid[fake_idx]  # the drawn lengths' videos
+            out["c_fake"] = torch.from_numpy(self.clips.labels[fake_videos])  # [b, c_dim]
         return out
 
 

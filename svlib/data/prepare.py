@@ -3,6 +3,10 @@
 Each frame: Lanczos resize of the short side to `resolution` + centre crop (Pillow), optional
 frame-rate resampling with ffmpeg's `fps` filter first. Writes dst/dataset.json with per-video frame
 counts and fps. CLI: `python -m svlib prepare SRC DST --resolution R [--fps F]`.
+
+A labelled source (a `dataset.json` with "labels" in the source folder, keyed by the videos'
+relative paths, with or without their suffix) keeps its labels: dst/dataset.json lists them in the
+official format, one entry per video, keyed by its first frame ("class/video/000000.png").
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from tqdm.auto import tqdm
 
 from ..checks import UsageError, check_number, check_writable_folder, write_text_atomic
 from ..video_io import is_video_file, iter_frames, resize_center_crop, video_info
+from .labels import LABELS_FILE, match_labels, parse_labels_json
 from .videos import list_video_files
 
 
@@ -61,6 +66,7 @@ def prepare_dataset(
             raise ValueError(f"prepare: no video files found in {src}")
     if max_videos is not None:
         files, names = files[:max_videos], names[:max_videos]
+    labels = _source_labels(src, names)  # before any work: a label missing loses nothing
     check_writable_folder(dst, "dst")
     _recover(dst)
     meta = {"resolution": int(resolution), "fps": fps, "videos": {}}
@@ -75,6 +81,12 @@ def prepare_dataset(
             continue
         meta["videos"][name] = {"num_frames": n, "source": str(path), "source_fps": source_fps}
         bar.set_postfix(frames=n)
+    if labels is not None:
+        meta["labels"] = [
+            [f"{name}/{0:06d}.{ext}", label.tolist() if label.ndim else int(label)]
+            for name, label in zip(names, labels)
+            if name in meta["videos"]
+        ]
     if failed:
         meta["failed"] = failed  # `open_dataset` refuses the folder while this is set
     write_text_atomic(dst / "dataset.json", json.dumps(meta, indent=1))
@@ -86,6 +98,15 @@ def prepare_dataset(
             "(fix or remove the failed ones)"
         )
     return len(files)
+
+
+def _source_labels(src: Path, names: list[str]):
+    """The labels of the source videos `names` (int64 [N] or float32 [N, D]), None if unlabelled."""
+    path = src / LABELS_FILE if src.is_dir() else None
+    if path is None or not path.is_file():
+        return None
+    labels = parse_labels_json(path.read_text(), str(path))
+    return None if labels is None else match_labels(labels, names, str(path))
 
 
 def _convert_video(path: Path, out: Path, resolution: int, fps, ext: str, quality: int) -> int:

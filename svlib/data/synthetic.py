@@ -16,6 +16,13 @@ videos (train/test split).
 - "digits":   1–2 scikit-learn 8×8 digits, bilinearly upsampled and bouncing (a Moving-MNIST
               analogue).
 
+Class labels (for conditional models): `labels="shape"` (shapes: every shape of a video is a
+circle, a square or a triangle), `labels="kind"` (periodic: pendulum, pinwheel, blob) and
+`labels="digit"` (digits: every digit of a video shows one class 0-9), e.g.
+"synthetic:shapes?labels=shape". The class is drawn after every other parameter, so a labelled
+set has the unlabelled set's videos, only with the objects of the drawn class; `params(i)["label"]`
+is that class and `raw_labels` the classes of all videos.
+
 Anti-aliasing: pixel coverage = clip(0.5 − sdf·R, 0, 1) with the signed distance in pixels, which is
 continuous in t, so frames change continuously (no popping at sub-pixel motion).
 """
@@ -89,8 +96,24 @@ class SyntheticVideos(VideoDataset):
     """
 
     kind = "base"
+    # label kind -> class names (the `labels=` values this set offers)
+    label_kinds: dict[str, tuple[str, ...]] = {}
 
-    def __init__(self, n: int = 256, length: int = 128, resolution: int = 64, seed: int = 0):
+    def __init__(
+        self,
+        n: int = 256,
+        length: int = 128,
+        resolution: int = 64,
+        seed: int = 0,
+        labels: str | None = None,
+    ):
+        if labels is not None and labels not in self.label_kinds:
+            offer = ", ".join(self.label_kinds) or "none"
+            raise ValueError(
+                f"synthetic:{self.kind}: labels must be one of: {offer}; got {labels!r}"
+            )
+        self.labels = labels
+        self.label_names = self.label_kinds[labels] if labels is not None else None
         for key, v, lo in (("n", n, 1), ("length", length, 1), ("resolution", resolution, 4)):
             if int(v) != v or v < lo:
                 raise ValueError(
@@ -103,6 +126,12 @@ class SyntheticVideos(VideoDataset):
             int(seed),
         )
         self.name = f"synthetic-{self.kind}"
+        self.labels_source = f"synthetic:{self.kind}"
+        self.labels_hint = (
+            f"add ?labels={'|'.join(self.label_kinds)} to the spec"
+            if self.label_kinds
+            else "this synthetic set has no classes"
+        )
         c = (np.arange(self.resolution) + 0.5) / self.resolution  # pixel centres in [0, 1]
         self._x, self._y = c[None, None, :], c[None, :, None]  # [1, 1, W], [1, H, 1]
         self._params: dict[int, dict] = {}
@@ -128,6 +157,11 @@ class SyntheticVideos(VideoDataset):
     def _make_params(self, rng: np.random.Generator) -> dict:
         raise NotImplementedError
 
+    def _load_labels(self) -> np.ndarray | None:
+        if self.labels is None:
+            return None
+        return np.array([self.params(i)["label"] for i in range(self.n)], dtype=np.int64)  # [N]
+
     def _render(self, p: dict, t: np.ndarray) -> np.ndarray:
         """float [F, H, W, 3] in [0, 1] at float64 times t [F]."""
         raise NotImplementedError
@@ -145,9 +179,10 @@ class SyntheticVideos(VideoDataset):
         return self.render(i, self._check(i, idx).astype(np.float64))
 
     def __repr__(self):
+        labels = f", labels={self.labels!r}" if self.labels is not None else ""
         return (
             f"{type(self).__name__}(n={self.n}, length={self.length}, "
-            f"resolution={self.resolution}, seed={self.seed})"
+            f"resolution={self.resolution}, seed={self.seed}{labels})"
         )
 
 
@@ -158,6 +193,7 @@ class ShapesVideos(SyntheticVideos):
     """
 
     kind = "shapes"
+    label_kinds = {"shape": ("circle", "square", "triangle")}
 
     def __init__(
         self,
@@ -167,8 +203,9 @@ class ShapesVideos(SyntheticVideos):
         seed=0,
         max_shapes: int = 3,
         speed: tuple[float, float] = (0.004, 0.02),
+        labels: str | None = None,
     ):
-        super().__init__(n, length, resolution, seed)
+        super().__init__(n, length, resolution, seed, labels)
         self.max_shapes, self.speed = int(max_shapes), tuple(speed)
 
     def _make_params(self, rng):
@@ -191,7 +228,12 @@ class ShapesVideos(SyntheticVideos):
                     "angular_velocity": rng.uniform(-0.05, 0.05),
                 }
             )
-        return {"background": rng.uniform(0.0, 0.25, 3).tolist(), "shapes": shapes}
+        p = {"background": rng.uniform(0.0, 0.25, 3).tolist(), "shapes": shapes}
+        if self.labels == "shape":  # drawn last: the other parameters stay those of the unlabelled
+            p["label"] = int(rng.integers(len(self.label_names)))
+            for s in shapes:
+                s["shape"] = self.label_names[p["label"]]
+        return p
 
     @staticmethod
     def position(shape: dict, t) -> np.ndarray:
@@ -226,11 +268,18 @@ class PeriodicVideos(SyntheticVideos):
 
     kind = "periodic"
     kinds = ("pendulum", "pinwheel", "blob")
+    label_kinds = {"kind": kinds}
 
     def __init__(
-        self, n=256, length=128, resolution=64, seed=0, period: tuple[float, float] = (16.0, 64.0)
+        self,
+        n=256,
+        length=128,
+        resolution=64,
+        seed=0,
+        period: tuple[float, float] = (16.0, 64.0),
+        labels: str | None = None,
     ):
-        super().__init__(n, length, resolution, seed)
+        super().__init__(n, length, resolution, seed, labels)
         self.period = tuple(float(x) for x in period)
         if not 0 < self.period[0] <= self.period[1]:
             raise ValueError(f"synthetic:periodic: period range must be 0 < lo <= hi, got {period}")
@@ -265,6 +314,8 @@ class PeriodicVideos(SyntheticVideos):
                 pulse=rng.uniform(0.25, 0.5),
                 color2=_color(rng, 0.6),
             )
+        if self.labels == "kind":
+            p["label"] = self.kinds.index(kind)
         return p
 
     def _render(self, p, t):
@@ -455,6 +506,7 @@ class DigitsVideos(SyntheticVideos):
     """
 
     kind = "digits"
+    label_kinds = {"digit": tuple(str(k) for k in range(10))}
 
     def __init__(
         self,
@@ -465,8 +517,9 @@ class DigitsVideos(SyntheticVideos):
         max_digits: int = 2,
         split: str = "train",
         speed: tuple[float, float] = (0.004, 0.02),
+        labels: str | None = None,
     ):
-        super().__init__(n, length, resolution, seed)
+        super().__init__(n, length, resolution, seed, labels)
         if split not in ("train", "test", "all"):
             raise ValueError(f"synthetic:digits: split must be train, test or all, got {split!r}")
         self.max_digits, self.split, self.speed = int(max_digits), split, tuple(speed)
@@ -489,7 +542,14 @@ class DigitsVideos(SyntheticVideos):
                     "velocity": [speed * np.cos(heading), speed * np.sin(heading)],
                 }
             )
-        return {"digits": digits}
+        p = {"digits": digits}
+        if self.labels == "digit":  # drawn last; each digit becomes an image of that class
+            p["label"] = int(rng.integers(10))
+            pool = self._pool[labels[self._pool] == p["label"]]
+            for d in digits:
+                d["image"] = int(rng.choice(pool))
+                d["label"] = p["label"]
+        return p
 
     @staticmethod
     def position(digit: dict, t) -> np.ndarray:

@@ -8,6 +8,9 @@ is a video**, at any depth, named by its relative path. So `root/<video>/000000.
 layout), `root/<class>/<video>/...` and a zip with one extra top-level folder all work (the official
 loader's fixed depth-2 assumption caused "No videos found in the specified archive", issue #14).
 Frames are ordered by natural sort ("2.png" before "10.png"; zero-padded names sort the same).
+
+Class labels, where a dataset has them, come from the `dataset.json` at its root (the official
+format; `svlib.data.labels`): `raw_labels` holds them per video, read on first use.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from ..video_io import is_image_file, is_video_file, read_video, resize_center_crop
+from .labels import LABELS_FILE, match_labels, parse_labels_json
 
 
 def natural_key(name: str):
@@ -55,6 +59,9 @@ class VideoDataset:
 
     name: str = "videos"
     resolution: int
+    labels_source: str = ""  # where the labels are (or would be) read from, for messages
+    labels_hint: str = 'a dataset.json with a "labels" field at its root'  # how to add labels
+    label_names: tuple[str, ...] | None = None  # class names, where the source has them
 
     def __len__(self) -> int:
         raise NotImplementedError
@@ -68,6 +75,19 @@ class VideoDataset:
 
     def video_name(self, i: int) -> str:
         return f"{self.name}[{i}]"
+
+    @property
+    def raw_labels(self) -> np.ndarray | None:
+        """Per-video labels as stored: int64 [N] class indices, float32 [N, D] vectors, or None.
+
+        Read on first use, so a dataset.json that is not in the labels format only matters to
+        conditional training."""
+        if "_raw_labels" not in self.__dict__:
+            self._raw_labels = self._load_labels()
+        return self._raw_labels
+
+    def _load_labels(self) -> np.ndarray | None:
+        return None
 
     @property
     def lengths(self) -> np.ndarray:
@@ -132,6 +152,17 @@ class _FramesDataset(VideoDataset):
     def _key_name(self, key: str) -> str:
         return key
 
+    def _labels_text(self) -> str | None:
+        """The text of the dataset's dataset.json, None without one."""
+        raise NotImplementedError
+
+    def _load_labels(self):
+        text = self._labels_text()
+        labels = None if text is None else parse_labels_json(text, self.labels_source)
+        if labels is None:
+            return None
+        return match_labels(labels, [name for name, _ in self.videos], self.labels_source)
+
     def __len__(self):
         return len(self.videos)
 
@@ -176,9 +207,14 @@ class FrameFolderDataset(_FramesDataset):
             rel = Path(os.path.relpath(d, root)).as_posix()
             frames += [f if rel == "." else f"{rel}/{f}" for f in files if is_image_file(f)]
         super().__init__(str(root), frame_folders(frames, root.name), resolution)
+        self.labels_source = str(root / LABELS_FILE)
 
     def _open(self, key):
         return Image.open(self.root / key)
+
+    def _labels_text(self):
+        path = self.root / LABELS_FILE
+        return path.read_text() if path.is_file() else None
 
     def _key_name(self, key):
         return str(self.root / key)
@@ -198,10 +234,14 @@ class ZipDataset(_FramesDataset):
                     for n in zf.namelist()
                     if not n.endswith("/") and is_image_file(n) and "__MACOSX" not in n
                 ]
+                # the shallowest dataset.json (the root's, or that of one top-level folder)
+                found = [n for n in zf.namelist() if n.rpartition("/")[2] == LABELS_FILE]
         except zipfile.BadZipFile as e:
             raise ValueError(f"not a valid zip file: {path} ({e})") from e
         self.path, self.name, self._zip, self._pid = path, path.stem, None, None
+        self._labels_member = min(found, key=lambda n: n.count("/")) if found else None
         super().__init__(str(path), frame_folders(names, path.stem), resolution)
+        self.labels_source = f"{path}:{self._labels_member or LABELS_FILE}"
 
     def _open(self, key):
         # One handle per process: DataLoader workers fork, and a shared handle's offset would race.
@@ -211,6 +251,12 @@ class ZipDataset(_FramesDataset):
 
     def _key_name(self, key):
         return f"{self.path}:{key}"
+
+    def _labels_text(self):
+        if self._labels_member is None:
+            return None
+        with zipfile.ZipFile(self.path) as zf:
+            return zf.read(self._labels_member).decode("utf-8", errors="replace")
 
     def __getstate__(self):  # zip handles do not pickle (spawned workers)
         return {**self.__dict__, "_zip": None, "_pid": None}
@@ -240,6 +286,7 @@ class VideoFileDataset(VideoDataset):
         if not files:
             raise ValueError(f"no video files (.mp4, .avi, .webm, .mov) found in {root}")
         self.root, self.files, self.name = root, files, root.stem
+        self.labels_source = str((root if root.is_dir() else root.parent) / LABELS_FILE)
         self.fps, self.cache_bytes, self.strict = fps, cache_bytes, strict
         self._cache: dict[int, np.ndarray] = {}
         self._lengths: dict[int, int] = {}
@@ -286,6 +333,15 @@ class VideoFileDataset(VideoDataset):
 
     def video_name(self, i):
         return str(self.files[i])
+
+    def _load_labels(self):
+        path = Path(self.labels_source)
+        labels = parse_labels_json(path.read_text(), str(path)) if path.is_file() else None
+        if labels is None:
+            return None
+        base = self.root if self.root.is_dir() else self.root.parent
+        names = [f.relative_to(base).with_suffix("").as_posix() for f in self.files]
+        return match_labels(labels, names, str(path))
 
     def video_length(self, i):
         if i not in self._lengths:

@@ -276,7 +276,12 @@ def metric_keys(rows: list[dict]) -> list[str]:
 def plot_log(rows: list[dict], title: str = ""):
     """One matplotlib figure of a run's log: the G and D losses, R1, the metrics logged during
     training (lower is better; the best point marked) and ADA p, against the step."""
-    from matplotlib.figure import Figure
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        from .checks import UsageError
+
+        raise UsageError("plotting needs matplotlib (pip install matplotlib)") from None
 
     fig = Figure(figsize=(15, 3.2))
     axes = fig.subplots(1, 4)

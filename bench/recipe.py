@@ -181,7 +181,9 @@ def table(a) -> None:
 
         def stat(key, items=items):
             v = [m[key] for _, m in items if m.get(key) is not None]
-            return f"{np.mean(v):.1f} ± {np.std(v):.1f}" if v else "—"
+            if not v:
+                return "—"
+            return f"{np.mean(v):.1f} ± {np.std(v):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
 
         steps = items[0][0].get("step", "—")
         lines.append(

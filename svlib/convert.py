@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from .checks import UsageError, check_writable_file
+from .metrics.i3d import _STORAGE_DTYPES as _TORCH_STORAGE_DTYPES  # the typed storages
 
 # ----------------------------------------------------------------------------------------------
 # Errors
@@ -179,19 +180,7 @@ class _RestrictedUnpickler(pickle._Unpickler):
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
-_STORAGE_DTYPES = {
-    "FloatStorage": torch.float32,
-    "DoubleStorage": torch.float64,
-    "HalfStorage": torch.float16,
-    "BFloat16Storage": torch.bfloat16,
-    "LongStorage": torch.int64,
-    "IntStorage": torch.int32,
-    "ShortStorage": torch.int16,
-    "CharStorage": torch.int8,
-    "ByteStorage": torch.uint8,
-    "BoolStorage": torch.bool,
-    "UntypedStorage": torch.uint8,
-}
+_STORAGE_DTYPES = {**_TORCH_STORAGE_DTYPES, "UntypedStorage": torch.uint8}
 
 
 @dataclass

@@ -145,6 +145,26 @@ def test_digits_identity_and_split():
     assert np.corrcoef(small.ravel(), images[5].ravel())[0, 1] > 0.9
 
 
+def test_shapes_prior_ranges_from_a_spec():
+    from svlib.data import open_dataset
+
+    ds = open_dataset("synthetic:shapes?n=40&max_shapes=1&speed=0.03,0.04&radius=0.2,0.25&spin=0.1")
+    ps = [ds.params(i)["shapes"] for i in range(len(ds))]
+    assert all(len(p) == 1 for p in ps)
+    speeds = [np.hypot(*p[0]["velocity"]) for p in ps]
+    assert 0.03 <= min(speeds) and max(speeds) <= 0.04
+    assert all(0.2 <= p[0]["radius"] <= 0.25 and p[0]["angular_velocity"] == 0.1 for p in ps)
+    # the defaults keep the draws (and so the videos and the shipped models' data) as they were
+    s0 = make_synthetic("shapes", n=4, seed=1).params(3)["shapes"]
+    assert len(s0) == 3 and (s0[0]["radius"], s0[0]["angular_velocity"]) == pytest.approx(
+        (0.12454106570528581, 0.03489741150738668), rel=1e-12
+    )
+    with pytest.raises(ValueError, match="radius"):
+        make_synthetic("shapes", radius=(0.3, 0.6))
+    with pytest.raises(ValueError, match="speed"):
+        make_synthetic("shapes", speed=(0.05, 0.01))
+
+
 def test_bad_synthetic_arguments():
     with pytest.raises(ValueError, match="clouds"):
         make_synthetic("clouds")

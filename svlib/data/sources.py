@@ -17,6 +17,8 @@ from .videos import FrameFolderDataset, VideoDataset, VideoFileDataset, ZipDatas
 
 
 def _parse_value(v: str):
+    if "," in v:  # a range or tuple, e.g. speed=0.02,0.04
+        return tuple(_parse_value(x) for x in v.split(","))
     for cast in (int, float):
         try:
             return cast(v)

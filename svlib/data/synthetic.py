@@ -8,6 +8,8 @@ videos (train/test split).
 
 - "shapes":   1–3 bouncing circles/squares/triangles (SDFs); bounces are the closed-form
               reflection (triangle wave of x0 + v·t), shapes spin at constant angular velocity.
+              The priors are options: `max_shapes`, `speed`, `radius`, `spin` as (lo, hi) ranges,
+              e.g. "synthetic:shapes?max_shapes=1&speed=0.015,0.03&radius=0.14,0.22".
 - "periodic": a pendulum, a rotating pinwheel or a pulsing blob with period P ~ U[16, 64] frames,
               random phase.
 - "sky":      fBm value-noise clouds (an infinite hashed 3-D lattice over (x, y, t)) advected by a
@@ -87,6 +89,14 @@ def _color(rng, lo=0.35, hi=1.0):
     h, v = rng.uniform(), rng.uniform(lo, hi)
     rgb = np.clip(np.abs(np.mod(h * 6 + np.array([0.0, 4.0, 2.0]), 6) - 3) - 1, 0, 1)  # hue -> RGB
     return (v * (0.25 + 0.75 * rgb)).tolist()
+
+
+def _range(name: str, v) -> tuple[float, float]:
+    """A (lo, hi) prior range from a pair or a single number (lo == hi)."""
+    lo, hi = (v, v) if np.isscalar(v) else tuple(v)
+    if lo > hi:
+        raise ValueError(f"{name}={v}: lo > hi")
+    return float(lo), float(hi)
 
 
 class SyntheticVideos(VideoDataset):
@@ -204,14 +214,23 @@ class ShapesVideos(SyntheticVideos):
         max_shapes: int = 3,
         speed: tuple[float, float] = (0.004, 0.02),
         labels: str | None = None,
+        radius: tuple[float, float] = (0.08, 0.2),
+        spin: tuple[float, float] = (-0.05, 0.05),
     ):
         super().__init__(n, length, resolution, seed, labels)
-        self.max_shapes, self.speed = int(max_shapes), tuple(speed)
+        self.max_shapes = int(max_shapes)
+        # ranges of the uniform priors: speed in image widths / frame, circumradius in image widths
+        # (a larger one keeps corners visible at 32²), spin in radians / frame
+        self.speed = _range("speed", speed)
+        self.radius = _range("radius", radius)
+        self.spin = _range("spin", spin)
+        if not 0 < self.radius[0] <= self.radius[1] < 0.5:
+            raise ValueError(f"radius={radius}: needs 0 < lo <= hi < 0.5 (image widths)")
 
     def _make_params(self, rng):
         shapes = []
         for _ in range(int(rng.integers(1, self.max_shapes + 1))):
-            r = rng.uniform(0.08, 0.2)  # circumradius (image widths)
+            r = rng.uniform(*self.radius)  # circumradius (image widths)
             L = 1 - 2 * r  # free range of the centre
             speed, heading = rng.uniform(*self.speed), rng.uniform(0, TAU)
             shapes.append(
@@ -225,7 +244,7 @@ class ShapesVideos(SyntheticVideos):
                         speed * np.sin(heading),
                     ],  # widths / frame
                     "angle": rng.uniform(0, TAU),
-                    "angular_velocity": rng.uniform(-0.05, 0.05),
+                    "angular_velocity": rng.uniform(*self.spin),
                 }
             )
         p = {"background": rng.uniform(0.0, 0.25, 3).tolist(), "shapes": shapes}
@@ -522,7 +541,7 @@ class DigitsVideos(SyntheticVideos):
         super().__init__(n, length, resolution, seed, labels)
         if split not in ("train", "test", "all"):
             raise ValueError(f"synthetic:digits: split must be train, test or all, got {split!r}")
-        self.max_digits, self.split, self.speed = int(max_digits), split, tuple(speed)
+        self.max_digits, self.split, self.speed = int(max_digits), split, _range("speed", speed)
         idx = np.arange(1797)
         self._pool = {"train": idx[idx % 5 != 0], "test": idx[idx % 5 == 0], "all": idx}[split]
 

@@ -35,6 +35,8 @@ RESULTS = ROOT / "bench" / "results" / "recipe"
 DATASETS = {
     "shapes": "synthetic:shapes?n=2048",  # squares, triangles, circles that travel and bounce
     "periodic": "synthetic:periodic?n=2048",  # pinwheels and pulsing blobs: rotation and periods
+    # the demo model's set: one large shape per video, 0.5-1 px/frame at 32², bouncing and spinning
+    "moving": "synthetic:shapes?n=2048&max_shapes=1&speed=0.015,0.03&radius=0.18,0.26",
 }
 
 # name -> (why, overrides on top of the cpu preset)

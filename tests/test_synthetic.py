@@ -163,6 +163,8 @@ def test_shapes_prior_ranges_from_a_spec():
         make_synthetic("shapes", radius=(0.3, 0.6))
     with pytest.raises(ValueError, match="speed"):
         make_synthetic("shapes", speed=(0.05, 0.01))
+    with pytest.raises(ValueError, match="spin"):
+        make_synthetic("shapes", spin=(0.1, 0.2, 0.3))
 
 
 def test_bad_synthetic_arguments():

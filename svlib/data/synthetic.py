@@ -9,7 +9,7 @@ videos (train/test split).
 - "shapes":   1–3 bouncing circles/squares/triangles (SDFs); bounces are the closed-form
               reflection (triangle wave of x0 + v·t), shapes spin at constant angular velocity.
               The priors are options: `max_shapes`, `speed`, `radius`, `spin` as (lo, hi) ranges,
-              e.g. "synthetic:shapes?max_shapes=1&speed=0.015,0.03&radius=0.14,0.22".
+              e.g. "synthetic:shapes?max_shapes=1&speed=0.015,0.03&radius=0.18,0.26".
 - "periodic": a pendulum, a rotating pinwheel or a pulsing blob with period P ~ U[16, 64] frames,
               random phase.
 - "sky":      fBm value-noise clouds (an infinite hashed 3-D lattice over (x, y, t)) advected by a
@@ -93,6 +93,8 @@ def _color(rng, lo=0.35, hi=1.0):
 
 def _range(name: str, v) -> tuple[float, float]:
     """A (lo, hi) prior range from a pair or a single number (lo == hi)."""
+    if not np.isscalar(v) and len(v) != 2:
+        raise ValueError(f"{name}={v}: needs one number or two (lo, hi)")
     lo, hi = (v, v) if np.isscalar(v) else tuple(v)
     if lo > hi:
         raise ValueError(f"{name}={v}: lo > hi")

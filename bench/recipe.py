@@ -187,7 +187,9 @@ def table(a) -> None:
                 return "—"
             return f"{np.mean(v):.1f} ± {np.std(v):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
 
-        steps = items[0][0].get("step", "—")
+        # a baseline's checkpoint only lends the architecture: its training step means nothing here
+        baseline = name in ("untrained G", "still first frames", "other real clips")
+        steps = "—" if baseline else items[0][0].get("step", "—")
         lines.append(
             f"| {data} | {name} | {steps} | {stat('fvd16')} | {stat('kvd16')} | "
             f"{stat('W1/σ motion')} | {stat('W1/σ appearance')} | {len(items)} |"

@@ -172,7 +172,10 @@ def table(a) -> None:
             res = json.loads(f.read_text())
             name = f.name.split("_n")[0]
             for cand, m in res["rows"].items():
-                rows.append((data, name if name != "baselines" else cand, res, m))
+                if name == "baselines":  # its checkpoint only lends the architecture: no step
+                    rows.append((data, cand, {**res, "step": "—"}, m))
+                else:
+                    rows.append((data, name, res, m))
     print(f"{len(rows)} scored rows")
     by = {}
     for data, name, res, m in rows:
@@ -187,9 +190,7 @@ def table(a) -> None:
                 return "—"
             return f"{np.mean(v):.1f} ± {np.std(v):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
 
-        # a baseline's checkpoint only lends the architecture: its training step means nothing here
-        baseline = name in ("untrained G", "still first frames", "other real clips")
-        steps = "—" if baseline else items[0][0].get("step", "—")
+        steps = items[0][0].get("step", "—")
         lines.append(
             f"| {data} | {name} | {steps} | {stat('fvd16')} | {stat('kvd16')} | "
             f"{stat('W1/σ motion')} | {stat('W1/σ appearance')} | {len(items)} |"

@@ -317,12 +317,21 @@ def _add_export(sub):
         "ckpt", help="training checkpoint, or a run folder (its newest readable checkpoint)"
     )
     p.add_argument("dst", help="output .pt file")
+    p.add_argument(
+        "--with-d",
+        action="store_true",
+        help="keep the discriminator too (for tools that judge clips)",
+    )
+    p.add_argument(
+        "--data",
+        help="the training data's spec, stored in the file (default: what the checkpoint recorded)",
+    )
 
 
 def _cmd_export(a) -> int:
     from .checkpoint import export_generator
 
-    print(export_generator(a.ckpt, a.dst))
+    print(export_generator(a.ckpt, a.dst, with_d=a.with_d, data=a.data))
     return 0
 
 

@@ -150,16 +150,52 @@ def load_generator(
     return G, cfg
 
 
-def export_generator(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+def export_generator(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    *,
+    with_d: bool = False,
+    data: str | None = None,
+) -> Path:
     """A small, inference-only copy of a training checkpoint: the config, G_ema and the training
-    state (no D, no optimisers). It loads with `load_generator` like any checkpoint. `src` may be
-    a run folder (its newest readable snapshot)."""
-    src, data = resolve_checkpoint(src)
+    state (no optimisers; no D unless `with_d`). It loads with `load_generator` like any checkpoint.
+    `src` may be a run folder (its newest readable snapshot).
+
+    with_d: keep the discriminator too (`load_discriminator` reads it), for tools that judge clips.
+    data:   the training data's spec, stored as "data" so users of the file know what it was
+            trained on (default: the one the source checkpoint recorded, if any).
+    """
+    src, ckpt = resolve_checkpoint(src)
     dst = check_writable_file(dst, "export destination")
     if dst.exists() and dst.resolve() == src.resolve():
         raise UsageError(f"export destination {dst} is the source checkpoint; choose another file")
-    keep = {k: data[k] for k in ("config", "G_ema", "state") if k in data}
-    keep["G_ema"] = {
-        k: v.clone() for k, v in keep["G_ema"].items()
-    }  # no views into a larger storage
+    names = ("config", "G_ema", "state", "data") + (("D",) if with_d else ())
+    if with_d and "D" not in ckpt:
+        raise UsageError(f"export --with-d: {src} holds no discriminator (an export without D?)")
+    keep = {k: ckpt[k] for k in names if k in ckpt}
+    if data is not None:
+        keep["data"] = str(data)
+    for k in ("G_ema", "D"):
+        if k in keep:  # no views into a larger storage
+            keep[k] = {n: v.clone() for n, v in keep[k].items()}
     return save_checkpoint(dst, {**keep, "exported_from": str(Path(src).name)})
+
+
+def load_discriminator(path: str | os.PathLike, device: str | torch.device | None = None):
+    """Build the discriminator stored in a checkpoint file or run folder (a training checkpoint,
+    or an export made `with_d`), in eval mode: (D, config)."""
+    from .discriminator import Discriminator
+    from .video_d import DualDiscriminator
+
+    src, ckpt = resolve_checkpoint(path)
+    if "D" not in ckpt:
+        raise UsageError(
+            f"{src} holds no discriminator; export it with `python -m svlib export --with-d`"
+        )
+    cfg = Config.from_dict(ckpt["config"])
+    D = DualDiscriminator(cfg.D) if cfg.D.kind == "image+video" else Discriminator(cfg.D)
+    D.load_state_dict(ckpt["D"])
+    D.eval().requires_grad_(False)
+    if device is not None:
+        D.to(device)
+    return D, cfg

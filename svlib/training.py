@@ -427,6 +427,7 @@ def _train_in(
     dev, tc = info.device, cfg.train
     batch = tc.batch_size // info.world_size
     videos = _open_videos(data, cfg)
+    data_spec = str(data) if isinstance(data, (str, os.PathLike)) else None
     # the detector is loaded before the first step: missing weights fail now, not hours later
     tracker = _training_metrics(cfg, videos, dev, progress) if info.is_main else None
     state = TrainingState.create(cfg, dev)
@@ -461,6 +462,8 @@ def _train_in(
     def payload() -> dict[str, Any]:
         # the best evaluation so far travels with every checkpoint, so a resumed run knows it
         extra = {"best": best} if best is not None else {}
+        if data_spec is not None:  # what the model was trained on travels with it (and exports)
+            extra["data"] = data_spec
         return {"config": cfg.to_dict(), **state.state_dict(), **extra}
 
     def evaluate(stats: dict[str, Any]) -> None:

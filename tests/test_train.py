@@ -13,6 +13,7 @@ import torch
 
 import svlib
 from svlib.checkpoint import CheckpointError, latest_checkpoint, list_snapshots, load_checkpoint
+from svlib.checks import UsageError
 from svlib.config import resolve_auto
 from svlib.training import train
 
@@ -258,6 +259,31 @@ def test_export_generator_is_small_and_loads(tmp_path):
         load_checkpoint(tmp_path / "g2.pt")["G_ema"]["const"],
         load_checkpoint(dst)["G_ema"]["const"],
     )
+
+
+def test_export_with_discriminator_keeps_d_and_the_data_spec(tmp_path):
+    from svlib.checkpoint import export_generator, load_discriminator
+
+    cfg = svlib.get_preset("tiny")
+    train(cfg, DATA, tmp_path / "run", steps=2, progress=False, sample_frames=4, num_preview=2)
+    src = tmp_path / "run" / "checkpoint-0000002.pt"
+    assert load_checkpoint(src)["data"] == DATA  # the run records what it was trained on
+    plain = export_generator(src, tmp_path / "g.pt")
+    assert "D" not in load_checkpoint(plain) and load_checkpoint(plain)["data"] == DATA
+    with pytest.raises(UsageError, match="holds no discriminator"):
+        load_discriminator(plain)
+    r = _cli("export", str(src), str(tmp_path / "gd.pt"), "--with-d", "--data", "synthetic:x")
+    assert r.returncode == 0, r.stderr
+    ck = load_checkpoint(tmp_path / "gd.pt")
+    assert ck["data"] == "synthetic:x" and "opt_D" not in ck
+    D, _ = load_discriminator(tmp_path / "gd.pt")
+    trained = load_checkpoint(src)["D"]
+    assert not D.training and all(torch.equal(v, trained[k]) for k, v in D.state_dict().items())
+    x = torch.rand(2, cfg.D.num_frames, 3, cfg.D.resolution, cfg.D.resolution) * 2 - 1
+    t = torch.arange(cfg.D.num_frames, dtype=torch.float32).expand(2, -1) * 2
+    assert D(x, t).shape == (2,)  # one logit per video
+    with pytest.raises(UsageError, match="holds no discriminator"):
+        export_generator(plain, tmp_path / "gd2.pt", with_d=True)
 
 
 def test_training_tracks_w_avg(tmp_path):

@@ -184,8 +184,7 @@ def export_generator(
 def load_discriminator(path: str | os.PathLike, device: str | torch.device | None = None):
     """Build the discriminator stored in a checkpoint file or run folder (a training checkpoint,
     or an export made `with_d`), in eval mode: (D, config)."""
-    from .discriminator import Discriminator
-    from .video_d import DualDiscriminator
+    from .models import build_discriminator
 
     src, ckpt = resolve_checkpoint(path)
     if "D" not in ckpt:
@@ -193,7 +192,7 @@ def load_discriminator(path: str | os.PathLike, device: str | torch.device | Non
             f"{src} holds no discriminator; export it with `python -m svlib export --with-d`"
         )
     cfg = Config.from_dict(ckpt["config"])
-    D = DualDiscriminator(cfg.D) if cfg.D.kind == "image+video" else Discriminator(cfg.D)
+    D = build_discriminator(cfg)
     D.load_state_dict(ckpt["D"])
     D.eval().requires_grad_(False)
     if device is not None:

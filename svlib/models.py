@@ -23,13 +23,17 @@ def build_models(cfg: Config) -> tuple[Generator, Discriminator | DualDiscrimina
                 f"D.video.num_frames={cfg.D.video.num_frames} is longer than the window of "
                 f"sampling.max_num_frames={cfg.sampling.max_num_frames} frames"
             )
-        return Generator(cfg.G), DualDiscriminator(cfg.D)
-    if cfg.D.holistic and cfg.D.num_frames != cfg.sampling.num_frames:
+    elif cfg.D.holistic and cfg.D.num_frames != cfg.sampling.num_frames:
         raise ValueError(
             f"D.num_frames={cfg.D.num_frames} differs from "
             f"sampling.num_frames={cfg.sampling.num_frames}"
         )
-    return Generator(cfg.G), Discriminator(cfg.D)
+    return Generator(cfg.G), build_discriminator(cfg)
+
+
+def build_discriminator(cfg: Config) -> Discriminator | DualDiscriminator:
+    """D alone: the holistic `Discriminator`, or the image + video pair for D.kind="image+video"."""
+    return DualDiscriminator(cfg.D) if cfg.D.kind == "image+video" else Discriminator(cfg.D)
 
 
 def count_params(module: nn.Module, trainable_only: bool = False) -> int:

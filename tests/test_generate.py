@@ -236,6 +236,11 @@ def test_noise_window_reads_only_the_chunks_codes(G):
     w, t = G.mapping(torch.randn(1, G.cfg.z_dim)), torch.tensor([[9.0, 17.5]])
     _, mz = seed_latents(G, [0], 17.5)
     window = mz[:, start:stop]
-    assert torch.equal(
-        G.synthesis(w, t, motion_z=window, first_code=start), G.synthesis(w, t, motion_z=mz)
+    # the same arithmetic on a shorter sequence; oneDNN may pick another conv1d kernel for another
+    # length (seen on AMD EPYC), so the frames agree to float32 rounding, not always bit for bit
+    torch.testing.assert_close(
+        G.synthesis(w, t, motion_z=window, first_code=start),
+        G.synthesis(w, t, motion_z=mz),
+        rtol=1e-5,
+        atol=1e-5,
     )

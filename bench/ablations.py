@@ -43,6 +43,7 @@ RESULTS = ROOT / "bench" / "results" / "ablations"
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_variants import VARIANTS as COST_VARIANTS  # noqa: E402
+from recipe import _wall_time  # noqa: E402
 
 # the demo model's set: one large shape per video, 0.5-1 px/frame at 32², bouncing and spinning
 DATA = "synthetic:shapes?n=2048&max_shapes=1&speed=0.015,0.03&radius=0.18,0.26"
@@ -99,9 +100,7 @@ def run_dir(variant: str, seed: int, runs: Path = RUNS) -> Path:
 
 def wall_minutes(run: Path) -> float:
     """Minutes of training so far (the log's wall time is summed over resumes)."""
-    log = run / "log.jsonl"
-    lines = [ln for ln in log.read_text().splitlines() if ln.strip()] if log.exists() else []
-    return float(json.loads(lines[-1])["wall_time"]) / 60 if lines else 0.0
+    return _wall_time(run) / 60
 
 
 def train(variant: str, seed: int, a) -> bool:
@@ -144,7 +143,7 @@ def m_quality(run: Path, a) -> dict:
 def m_cost(run: Path, a) -> dict:
     lines = [json.loads(ln) for ln in (run / "log.jsonl").read_text().splitlines() if ln.strip()]
     last = lines[-1]
-    step, wall = int(last.get("step", last.get("cur_step", 0))), float(last["wall_time"])
+    step, wall = int(last["step"]), float(last["wall_time"])
     return {"steps": step, "ms_per_step": 1000 * wall / max(step, 1), "minutes": wall / 60}
 
 
@@ -312,10 +311,10 @@ def upsampling(G, data: str, n: int, factor: int, cache_dir, device=None, no_fvd
         return generate_clips(G, n_, np.asarray(t) / factor, seed=0, start=start, device=device)
 
     det = None if no_fvd else load_i3d(None, device=device)
+    names = ([] if no_fvd else ["fvd16", "kvd16"]) + ["params16"]
+    kw = dict(max_real=n, num_gen=n, detector=det, device=device, seed=0, progress=False)
     out = {}
     for name, fn in (("continuous t", continuous), ("linear blend", blended(G, factor, device))):
-        names = ([] if no_fvd else ["fvd16", "kvd16"]) + ["params16"]
-        kw = dict(max_real=n, num_gen=n, detector=det, device=device, seed=0, progress=False)
         res = calc_metrics(fn, real, names, cache_dir=str(cache_dir), **kw)
         row = {m: res[m]["value"] for m in ("fvd16", "kvd16") if m in res}
         row.update({f"W1 {k}": res["params16"]["per_param"][k] for k in ("speed", "accel")})

@@ -7,7 +7,7 @@ generates and quantizes the same chunks but encodes nothing (for machines withou
 time the generator alone).
 
     python bench/bench_generate.py  # the cpu preset, an untrained G (speed/memory only)
-    python bench/bench_generate.py --ckpt svlib/assets/shapes32.pt --lengths 256 1024 10000
+    python bench/bench_generate.py --ckpt svlib/assets/demo32.pt --lengths 256 1024 10000
 """
 
 from __future__ import annotations

@@ -38,18 +38,11 @@ import torch.nn.functional as F
 
 import svlib
 from svlib.checkpoint import list_snapshots, load_generator
-from svlib.data import open_dataset
+from svlib.data import open_dataset, spec_with
 from svlib.generate import class_label, video_frames
 from svlib.models import build_models
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def with_seed(spec: str, seed: int, n: int) -> str:
-    """The spec's set with another seed and size (disjoint videos for the judge)."""
-    name, _, query = spec.partition("?")
-    keep = [kv for kv in query.split("&") if kv and kv.split("=")[0] not in ("seed", "n")]
-    return f"{name}?{'&'.join([*keep, f'seed={seed}', f'n={n}'])}"
 
 
 def real_frames(spec: str, resolution: int, per_video: int, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -227,7 +220,7 @@ def save_grid(G, spec: str, num_classes: int, resolution: int, path: Path, n: in
     for k in range(num_classes):
         v = video_frames(G, torch.zeros(1), seeds=range(n), c=class_label(G, k, n), uint8=True)
         rows.append(np.concatenate(list(v[:, 0].permute(0, 2, 3, 1).numpy()), axis=1))
-    ds = open_dataset(with_seed(spec, 1002, 40 * num_classes), resolution=resolution)
+    ds = open_dataset(spec_with(spec, seed=1002, n=40 * num_classes), resolution=resolution)
     for k in range(num_classes):
         idx = [i for i in range(len(ds)) if ds.raw_labels[i] == k][:n]
         rows.append(np.concatenate([ds.read_frames(i, [0])[0] for i in idx], axis=1))
@@ -289,8 +282,10 @@ def main(argv=None) -> None:
 
     t0 = time.process_time()
     rng = np.random.default_rng(0)
-    xs, ys = real_frames(with_seed(a.data, 1001, a.judge_videos), res_px, 4, rng)
-    xv, yv = real_frames(with_seed(a.data, 1002, max(a.judge_videos // 4, 1)), res_px, 4, rng)
+    xs, ys = real_frames(spec_with(a.data, seed=1001, n=a.judge_videos), res_px, 4, rng)
+    xv, yv = real_frames(
+        spec_with(a.data, seed=1002, n=max(a.judge_videos // 4, 1)), res_px, 4, rng
+    )
     judge = fit_judge(to_input(xs), torch.from_numpy(ys), K, a.judge_epochs, seed=0)
     pred = log_probs(judge, to_input(xv)).argmax(1).numpy()
     res["judge"] = {

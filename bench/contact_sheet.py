@@ -1,7 +1,8 @@
 """Contact sheet of a generator against its data: rows of frames at a fixed stride, generated videos
 above real ones, so shapes, colours and motion can be checked by eye side by side.
 
-    python bench/contact_sheet.py --ckpt svlib/assets/shapes32.pt --data "synthetic:shapes?n=2048" \
+    python bench/contact_sheet.py --ckpt svlib/assets/demo32.pt \
+        --data "synthetic:shapes?n=2048&max_shapes=1&speed=0.015,0.03&radius=0.18,0.26" \
         --out bench/results/demo/contact_sheet.png
 
 Generated rows are `G_ema`'s videos of seeds 0, 1, ... (the previews' and `generate --seed 0`'s);

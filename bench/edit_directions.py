@@ -6,8 +6,8 @@ standard deviation of the samples' w along the direction), for the fitted direct
 --random random directions of the same norm. Also how well the edit holds through a long video:
 the parameter in windows of 16 frames over --long frames, edited at α = 2 against unedited.
 
-    python bench/edit_directions.py --ckpt svlib/assets/shapes32.pt \\
-        --out bench/results/projection/edits_shapes32.json
+    python bench/edit_directions.py --ckpt svlib/assets/demo32.pt \\
+        --out bench/results/projection/edits_demo32.json
 """
 
 from __future__ import annotations

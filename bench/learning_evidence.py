@@ -92,8 +92,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--ckpt", default="svlib/assets/shapes32.pt")
-    ap.add_argument("--data", default="synthetic:shapes?n=2048")
+    ap.add_argument("--ckpt", default="svlib/assets/demo32.pt")
+    ap.add_argument(
+        "--data", default=None, help="the training data (default: the spec the checkpoint stores)"
+    )
     ap.add_argument("--n", type=int, default=64, help="real and generated clips for FVD16/KVD16")
     ap.add_argument(
         "--n-proxy", type=int, default=256, help="real and generated clips for the parameter proxy"
@@ -131,6 +133,10 @@ def main() -> None:
         help="seed of the real clips' offsets and the generated samples",
     )
     a = ap.parse_args()
+    if a.data is None:
+        a.data = load_checkpoint(a.ckpt).get("data")
+        if not a.data:
+            raise SystemExit(f"learning_evidence: {a.ckpt} stores no data spec; pass --data")
     dev = torch.device(a.device) if a.device else svlib.default_device()
     G, cfg = load_generator(a.ckpt, device=dev)
     torch.manual_seed(0)

@@ -8,6 +8,10 @@ Each JSON is one `learning_evidence.py --out` result (one checkpoint, one seed).
 every file gives one point per seed at that file's training step; the baseline rows (untrained G,
 still first frames, other real clips) of any file are drawn as horizontal bands (min..max over
 seeds). Only files with the same N are combined: FVD's bias depends on N.
+
+`--summary F.json` also writes the figures behind the plot in a compact form (the book reads the
+shipped model's curve from one): every trained point (step, seed, training minutes, the metrics)
+and every baseline's values over seeds.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +30,7 @@ def main() -> None:
     )
     ap.add_argument("files", nargs="+")
     ap.add_argument("--out", required=True, help="PNG to write")
+    ap.add_argument("--summary", default=None, help="also write the plotted figures to this JSON")
     a = ap.parse_args()
     import matplotlib
 
@@ -85,6 +91,35 @@ def main() -> None:
     fig.tight_layout()
     fig.savefig(a.out, dpi=110)
     print(f"wrote {a.out} ({len(res)} files, steps {sorted({r['step'] for r in res})})")
+    if a.summary:
+        Path(a.summary).write_text(json.dumps(summary(res), indent=1) + "\n")
+        print(f"wrote {a.summary}")
+
+
+SUMMARY_KEYS = ("fvd16", "kvd16", "W1/σ speed", "W1/σ accel", "W1/σ motion", "W1/σ appearance")
+
+
+def summary(res: list[dict]) -> dict:
+    """The trained points and the baselines of learning_evidence results, metrics rounded."""
+    pick = lambda row: {k: round(row[k], 4) for k in SUMMARY_KEYS if k in row}  # noqa: E731
+    points, base = [], defaultdict(lambda: defaultdict(list))
+    for r in sorted(res, key=lambda r: (r["step"], r["seed"])):
+        for name, row in r["rows"].items():
+            if name == "trained G":
+                minutes = r.get("train_seconds")
+                points.append(
+                    {"step": r["step"], "seed": r["seed"], **pick(row)}
+                    | ({"train_minutes": round(minutes / 60, 1)} if minutes else {})
+                )
+            elif name != "trained G held still":
+                for k, v in pick(row).items():
+                    base[name][k].append(v)
+    return {
+        "n": res[0]["n"],
+        "data": res[0].get("data"),
+        "points": points,
+        "baselines": {name: dict(v) for name, v in base.items()},
+    }
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ never saw), in two modes:
 Baselines against the same targets: w̄'s frames (with the motion of seed 0, the projector's first
 motion) and a random sample (the video of seed i, its own content and motion).
 
-    python bench/projection_quality.py --ckpt svlib/assets/shapes32.pt \\
-        --data "synthetic:shapes?n=2048" --out bench/results/projection/shapes32.json
+    python bench/projection_quality.py --ckpt svlib/assets/demo32.pt \\
+        --data "synthetic:shapes?n=2048&max_shapes=1&speed=0.015,0.03&radius=0.18,0.26" \\
+        --out bench/results/projection/demo32.json
 
 Prints a Markdown table (mean ± std over targets, in dB) and writes every number to --out.
 """
@@ -30,16 +31,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from svlib.checkpoint import load_generator  # noqa: E402
-from svlib.data import open_dataset  # noqa: E402
+from svlib.data import open_dataset, spec_with  # noqa: E402
 from svlib.generate import generate_frames  # noqa: E402
 from svlib.project import frames_to_tensor, project, psnr, render_projection  # noqa: E402
-
-
-def held_out_spec(spec: str, seed: int) -> str:
-    """The spec with `seed=` replaced: an independent set of videos of the same kind."""
-    base, _, query = spec.partition("?")
-    keep = [kv for kv in query.split("&") if kv and not kv.startswith("seed=")]
-    return base + "?" + "&".join([*keep, f"seed={seed}"])
 
 
 def baselines(G, y: torch.Tensor, i: int) -> dict:
@@ -66,7 +60,7 @@ def main() -> None:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 
     G, cfg = load_generator(a.ckpt)
-    spec = held_out_spec(a.data, a.held_out_seed)
+    spec = spec_with(a.data, seed=a.held_out_seed)
     ds = open_dataset(spec, resolution=cfg.G.resolution)
     rows = {"image": [], "clip": []}
     t0 = time.time()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +12,12 @@ import torch
 from .utils import default_device, profile, seed_all
 
 ASSETS = Path(__file__).resolve().parent / "assets"
-# Trained by svlib's own CLI; the exact command is in svlib/assets/README.md.
-PRETRAINED = ASSETS / "shapes32.pt"
+# Trained by svlib's own CLI; the exact commands are in svlib/assets/README.md.
+PRETRAINED = ASSETS / "demo32.pt"
+PRETRAINED_LOG = ASSETS / "demo32_log.jsonl"  # its training log (every 50th step)
+# What it was trained on, should the file lack its "data" entry: one shape per video, travelling
+# and bouncing at 1.5-3% of the frame per frame, large enough to be seen at 32².
+PRETRAINED_DATA = "synthetic:shapes?n=2048&max_shapes=1&speed=0.015,0.03&radius=0.18,0.26"
 # The note under every widget, for readers of the static page.
 WIDGET_NOTE = (
     "Moving the slider needs a running kernel: open this chapter in Colab or Jupyter. "
@@ -80,7 +85,7 @@ def setup(seed: int = 0, quiet: bool = False) -> BookEnv:
 def load_pretrained(device=None):
     """The small generator shipped with svlib: (G_ema, config).
 
-    It is 32², trained on `synthetic:shapes`.
+    It is 32², trained on `pretrained_data()`: one shape per video that travels and bounces.
     """
     from .checkpoint import load_generator
 
@@ -90,6 +95,21 @@ def load_pretrained(device=None):
             f"with the command in {ASSETS / 'README.md'}"
         )
     return load_generator(PRETRAINED, device=device)
+
+
+def pretrained_data(**params) -> str:
+    """The spec of the shipped model's training data, with parameters replaced: e.g.
+    `pretrained_data(n=16, length=128, seed=1)` for 16 other videos of the same kind."""
+    from .data import spec_with
+
+    return spec_with(_shipped_data(PRETRAINED), **params)
+
+
+@functools.lru_cache(maxsize=4)
+def _shipped_data(path: Path) -> str:
+    from .checkpoint import load_checkpoint
+
+    return (load_checkpoint(path).get("data") if path.is_file() else None) or PRETRAINED_DATA
 
 
 def load_trained(device=None):
@@ -110,7 +130,7 @@ def load_trained(device=None):
             G, cfg = load_generator(own, device=device)
             return G, cfg, f"the generator trained in chapter 6 ({seen / 1000:g} kimg, {own})"
     G, cfg = load_pretrained(device)
-    return G, cfg, "the shipped generator (svlib/assets/shapes32.pt)"
+    return G, cfg, f"the shipped generator (svlib/assets/{PRETRAINED.name})"
 
 
 def compare(name: str, ours: torch.Tensor, theirs: torch.Tensor, atol: float = 1e-5) -> float:

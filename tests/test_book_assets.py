@@ -1,15 +1,16 @@
-"""The checkpoint shipped for the book loads as data and generates videos."""
+"""The checkpoint shipped for the book loads as data, generates videos and judges clips."""
 
 import torch
 
 from svlib import book
-from svlib.checkpoint import load_checkpoint
+from svlib.checkpoint import load_checkpoint, load_discriminator
+from svlib.data import ClipDataset, open_dataset
 from svlib.generate import generate_frames
 
 
 def test_shipped_checkpoint_generates_videos():
     data = load_checkpoint(book.PRETRAINED)
-    assert set(data) >= {"config", "G_ema", "state"} and "D" not in data and "opt_G" not in data
+    assert set(data) >= {"config", "G_ema", "state", "D", "data"} and "opt_G" not in data
     assert data["state"]["step"] > 0
     G, cfg = book.load_pretrained()
     assert cfg.name == "cpu" and cfg.G.resolution == 32
@@ -17,3 +18,19 @@ def test_shipped_checkpoint_generates_videos():
     assert v.shape == (2, 8, 3, 32, 32) and torch.isfinite(v).all()
     assert (v[:, 1:] - v[:, :-1]).abs().mean() > 0  # it moves
     assert G.w_avg.abs().sum() > 0  # trained with w_avg tracking (truncation works)
+
+
+def test_shipped_discriminator_and_data_spec():
+    # chapter 5 judges real clips with the shipped D, on videos of the shipped model's own data
+    spec = book.pretrained_data(n=4, length=64, seed=1)
+    assert spec.startswith("synthetic:shapes?") and "seed=1" in spec and "n=4" in spec
+    assert load_checkpoint(book.PRETRAINED)["data"] in book.pretrained_data()
+    D, cfg = load_discriminator(book.PRETRAINED)
+    clips = ClipDataset(open_dataset(spec, resolution=cfg.D.resolution), cfg.sampling, seed=0)
+    batch = [clips[k] for k in range(4)]
+    x = torch.stack([b["frames"] for b in batch]).float() / 127.5 - 1  # [4, F, 3, R, R]
+    t = torch.stack([b["t"] for b in batch])  # [4, F]
+    with torch.no_grad():
+        real, rev = D(x, t), D(x.flip(1), t)
+    assert real.shape == (4,) and torch.isfinite(real).all()
+    assert (real - rev).abs().max() > 1e-3  # the frames' order reaches the logit

@@ -22,6 +22,7 @@ from svlib.data import (
     ZipDataset,
     natural_key,
     open_dataset,
+    spec_with,
     step_loader,
 )
 from svlib.video_io import write_video
@@ -146,6 +147,19 @@ def test_open_dataset_synthetic_spec():
         open_dataset("synthetic:nosuchset")
     with pytest.raises(ValueError, match="resolution"):
         open_dataset("synthetic:shapes?resolution=16", resolution=32)
+
+
+def test_spec_with_replaces_parameters_and_keeps_the_rest():
+    spec = "synthetic:shapes?n=64&max_shapes=1&speed=0.015,0.03&seed=0"
+    out = spec_with(spec, n=5, seed=2, length=20, radius=(0.1, 0.2), max_shapes=None)
+    assert out == "synthetic:shapes?n=5&speed=0.015,0.03&seed=2&length=20&radius=0.1,0.2"
+    ds, base = open_dataset(out), open_dataset(spec_with(spec, n=5, length=20, max_shapes=None))
+    assert (len(ds), ds.video_length(0), ds.seed) == (5, 20, 2)
+    # another seed: other videos of the same kind; the same seed: the same videos
+    assert not np.array_equal(ds.read_video(0), base.read_video(0))
+    assert np.array_equal(open_dataset(out).read_video(1), ds.read_video(1))
+    with pytest.raises(ValueError, match="not a 'synthetic"):
+        spec_with("/data/videos", n=3)
 
 
 def test_bad_inputs_name_the_culprit(tmp_path):

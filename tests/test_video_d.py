@@ -234,7 +234,7 @@ def test_older_configs_and_shipped_checkpoints_load_as_holistic():
     del old["D"]["kind"], old["D"]["video"]
     cfg = Config.from_dict(migrate_config_dict(old))
     assert cfg.D.kind == "holistic" and cfg.D.video.num_frames == 16
-    for name in ("periodic32.pt", "shapes32.pt"):
+    for name in ("periodic32.pt", "demo32.pt"):
         G, c = load_generator(svlib.checkpoint.Path(svlib.__file__).parent / "assets" / name)
         assert c.D.kind == "holistic"
     assert isinstance(VideoDiscriminator(_cfg().D), torch.nn.Module)

@@ -2,7 +2,8 @@
 
 - `videos`: the `VideoDataset` interface; frame folders, zips of frame folders, video files.
 - `synthetic`: continuous-time analytic datasets ("shapes", "periodic", "sky", "digits").
-- `sources`: `open_dataset(spec)`, any of the above from a path or "synthetic:NAME?..." string.
+- `sources`: `open_dataset(spec)`, any of the above from a path or "synthetic:NAME?..." string;
+  `spec_with(spec, n=..., seed=...)`, the same synthetic set with other parameters.
 - `labels`: class labels from `dataset.json` (the official format), matched to videos, one-hot c.
 - `clips`: `ClipDataset` (one sparse clip per video, paper §3.3) and `StepBatches` (one batch per
   training step, a pure function of (seed, step, rank)).
@@ -12,7 +13,7 @@
 from .clips import ClipDataset, StepBatches, step_loader
 from .labels import dataset_labels, match_labels, one_hot, parse_labels_json
 from .prepare import prepare_dataset
-from .sources import open_dataset
+from .sources import open_dataset, spec_with
 from .synthetic import (
     SYNTHETIC,
     DigitsVideos,
@@ -53,6 +54,7 @@ __all__ = [
     "natural_key",
     "one_hot",
     "open_dataset",
+    "spec_with",
     "parse_labels_json",
     "prepare_dataset",
     "step_loader",

@@ -44,6 +44,26 @@ def _open_synthetic(spec: str, resolution: int | None, **kw) -> VideoDataset:
         raise UsageError(f"dataset spec {spec!r}: {e}") from None
 
 
+def spec_with(spec: str, **params) -> str:
+    """A "synthetic:NAME?..." spec with query parameters replaced or added, the others kept.
+
+    E.g. `spec_with("synthetic:shapes?n=2048&max_shapes=1", n=16, seed=1)` is
+    "synthetic:shapes?n=16&max_shapes=1&seed=1": the same kind of videos, another number or seed.
+    Tuples are written as ranges ("speed=0.01,0.02"); a value of None drops the parameter.
+    """
+    spec = str(spec)
+    if not spec.startswith("synthetic:"):
+        raise UsageError(f"spec_with: {spec!r} is not a 'synthetic:NAME?...' spec")
+    name, _, query = spec.partition("?")
+    merged = dict(parse_qsl(query, keep_blank_values=True))
+    for k, v in params.items():
+        if v is None:
+            merged.pop(k, None)
+        else:
+            merged[k] = ",".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)
+    return name + ("?" + "&".join(f"{k}={v}" for k, v in merged.items()) if merged else "")
+
+
 def _check_complete(folder: Path) -> None:
     """A folder that `prepare` left with failed videos is not a dataset yet."""
     try:

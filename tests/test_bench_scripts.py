@@ -170,3 +170,77 @@ def test_device_peaks(monkeypatch):
         assert mod.device_peak(cuda, dtype, None)[0] == peak, name
     assert mod.device_peak(torch.device("cpu"), None, None)[0] is None
     assert mod.device_peak(torch.device("cpu"), None, 3.0) == (3.0, "--peak-tflops")
+
+
+def _bench_module(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.skipif(not DEMO.exists(), reason="shipped checkpoint missing")
+def test_sample_strips_rows_are_the_seeds_videos(tmp_path):
+    from svlib.checkpoint import load_generator
+    from svlib.generate import generate_frames
+
+    mod = _bench_module("sample_strips")
+    idx = np.arange(4) * 2
+    rows, labels, data = mod.strips([DEMO], [0, 3], idx)
+    step = torch.load(DEMO, weights_only=True)["state"]["step"]
+    assert labels == [f"step {step:,}, seed 0", f"step {step:,}, seed 3"]
+    assert data == book_data() and rows[0].shape == (4, 32, 32, 3) and rows[0].dtype == np.uint8
+    G, _ = load_generator(DEMO, device="cpu")
+    seed3 = generate_frames(G, 7, seed=3, uint8=True)[0, idx].permute(0, 2, 3, 1).numpy()
+    assert np.array_equal(rows[1], seed3) and not np.array_equal(rows[0], rows[1])
+    out = tmp_path / "strips.png"
+    mod.main(
+        ["--ckpts", str(DEMO), "--seeds", "0", "--frames", "3", "--real", "1", "--out", str(out)]
+    )
+    assert out.stat().st_size > 1000
+    with pytest.raises(SystemExit, match="no such file"):
+        mod.main(["--ckpts", str(tmp_path / "missing.pt"), "--out", str(out)])
+
+
+def book_data() -> str:
+    from svlib import book
+
+    return book.pretrained_data()
+
+
+def test_learning_curve_summary_keeps_points_and_baselines(tmp_path):
+    def result(step, seed, rows):
+        return {"n": 16, "data": "synthetic:x", "step": step, "seed": seed, "rows": rows}
+
+    files = []
+    for k, r in enumerate(
+        [
+            result(500, 0, {"trained G": {"fvd16": 300.0, "W1/σ accel": 9.0}}),
+            result(100, 0, {"trained G": {"fvd16": 900.0, "W1/σ accel": 20.0}}),
+            result(
+                0, 0, {"untrained G": {"fvd16": 1000.0}, "still first frames": {"fvd16": 200.0}}
+            ),
+            result(0, 1, {"still first frames": {"fvd16": 210.0}}),
+        ]
+    ):
+        files.append(tmp_path / f"r{k}.json")
+        files[-1].write_text(json.dumps(r))
+    out, summary = tmp_path / "c.png", tmp_path / "c.json"
+    cmd = [sys.executable, str(ROOT / "bench" / "plot_learning_curve.py"), *map(str, files)]
+    r = subprocess.run(
+        cmd + ["--out", str(out), "--summary", str(summary)], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    s = json.loads(summary.read_text())
+    trained = [p for p in s["points"] if "fvd16" in p and p["step"] > 0]
+    assert [(p["step"], p["fvd16"], p["W1/σ accel"]) for p in trained] == [
+        (100, 900.0, 20.0),
+        (500, 300.0, 9.0),
+    ]  # sorted by step
+    assert s["baselines"] == {
+        "untrained G": {"fvd16": [1000.0]},
+        "still first frames": {"fvd16": [200.0, 210.0]},
+    }
+    assert s["n"] == 16 and out.stat().st_size > 1000

@@ -183,6 +183,7 @@ def _bench_module(name: str):
 
 @pytest.mark.skipif(not DEMO.exists(), reason="shipped checkpoint missing")
 def test_sample_strips_rows_are_the_seeds_videos(tmp_path):
+    pytest.importorskip("matplotlib")  # the figure needs the book's plotting extras
     from svlib.checkpoint import load_generator
     from svlib.generate import generate_frames
 
@@ -211,6 +212,7 @@ def book_data() -> str:
 
 
 def test_learning_curve_summary_keeps_points_and_baselines(tmp_path):
+    pytest.importorskip("matplotlib")  # the figure needs the book's plotting extras
     def result(step, seed, rows):
         return {"n": 16, "data": "synthetic:x", "step": step, "seed": seed, "rows": rows}
 

@@ -213,6 +213,7 @@ def book_data() -> str:
 
 def test_learning_curve_summary_keeps_points_and_baselines(tmp_path):
     pytest.importorskip("matplotlib")  # the figure needs the book's plotting extras
+
     def result(step, seed, rows):
         return {"n": 16, "data": "synthetic:x", "step": step, "seed": seed, "rows": rows}
 

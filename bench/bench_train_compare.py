@@ -35,12 +35,16 @@ ROOT = Path(__file__).resolve().parents[1]
 # Worker: runs train() and blocks after every step until the parent says "go".
 
 
-def _configure(preset: str, batch: int | None, seed: int):
+def _configure(preset: str, batch: int | None, seed: int, augment_p: float = 0.0):
     import svlib
 
     cfg = svlib.get_preset(preset)
     t = cfg.train
     t.seed = seed
+    if isinstance(getattr(t, "augment", None), str):  # older trees: flat augment_* fields
+        t.augment_p = augment_p
+    else:
+        t.augment.p = augment_p
     if batch:
         t.batch_size = batch
     t.log_every, t.sample_every, t.checkpoint_every = 1, 10**9, 10**9
@@ -53,7 +57,7 @@ def _worker(a) -> None:
     from svlib.training import train
 
     torch.set_num_threads(a.threads)
-    cfg = _configure(a.preset, a.batch, a.seed)
+    cfg = _configure(a.preset, a.batch, a.seed, a.augment_p)
     last = [None]
 
     def handshake(step, stats):
@@ -85,6 +89,7 @@ class Worker:
     def __init__(self, label: str, pythonpath: Path, a):
         cmd = [sys.executable, __file__, "--worker", "--preset", a.preset, "--data", a.data]
         cmd += ["--seed", str(a.seed), "--threads", str(a.threads), "--total", str(a.total)]
+        cmd += ["--augment-p", str(a.augment_p)]
         if a.batch:
             cmd += ["--batch", str(a.batch)]
         env = {**os.environ, "PYTHONPATH": str(pythonpath)}
@@ -145,6 +150,7 @@ def compare(a) -> dict:
         "preset": a.preset,
         "data": a.data,
         "threads": a.threads,
+        "augment_p": a.augment_p,
         "old": _summary(old.times, a.warmup),
         "new": _summary(new.times, a.warmup),
         "speedup": float(t_old.mean() / t_new.mean()),
@@ -160,7 +166,7 @@ def profile(a) -> str:
     from svlib.training import train
 
     torch.set_num_threads(a.threads)
-    cfg = _configure(a.preset, a.batch, a.seed)
+    cfg = _configure(a.preset, a.batch, a.seed, a.augment_p)
     sched = schedule(wait=4, warmup=1, active=a.profile, repeat=1)
     with torch.profiler.profile(activities=[ProfilerActivity.CPU], schedule=sched) as prof:
         with tempfile.TemporaryDirectory() as out:
@@ -188,6 +194,13 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=100, help="timed steps of each")
     ap.add_argument("--warmup", type=int, default=6, help="untimed steps of each after the first")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--augment-p",
+        type=float,
+        default=0.0,
+        help="ADA probability both start from (ADA tunes it on); a trained run holds about 0.2, "
+        "where the augmentation's cost shows, while a fresh run starts at 0",
+    )
     ap.add_argument("--threads", type=int, default=1, help="torch threads of each worker")
     ap.add_argument("--out", help="write the result here (.json for --compare, .txt for --profile)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

@@ -20,6 +20,7 @@ Clips whose drawn transform is the identity, and the whole batch when p = 0, pas
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -130,17 +131,35 @@ def _fir(x, h, dim, stride=1):  # valid depthwise correlation of x [N, K, H, W] 
 
 def _upsample2x(x, h):
     """[N, K, H, W] -> [N, K, 2H, 2W]; output pixel j sits at input position j/2 − 1/4."""
+    # symmetric padding (edge repeated, as grid_sample's reflection mode), zero insertion, then
+    # lowpass with gain 2; the axes are independent, so one after the other
+    return _upsample2x_along(_upsample2x_along(x, h, -1), h, -2)
+
+
+@functools.lru_cache(maxsize=32)
+def _resampling_matrices(size: int, taps: int, dtype: torch.dtype, device: torch.device):
+    """The two 1-D resampling steps of `_warp_resampled` along an axis of `size` pixels, as dense
+    matrices: up [2·size, size] (= `_upsample2x`) and down [size, 2·size + 2m] (= stride-2 `_fir`
+    over a raster with margin m). At 32² a [64, 32] matmul per axis beats the padded copies,
+    zero insertion and depthwise convs it replaces, and its derivatives of every order are again
+    matmuls. Built in float64 by pushing the identity through the reference ops."""
+    h = _lowpass(taps).double()
+    eye = torch.eye(size, dtype=torch.float64).view(size, 1, 1, size)  # basis rows as images
+    up = _upsample2x_along(eye, h, -1).view(size, 2 * size).T
+    m = taps // 2 - 1
+    eye = torch.eye(2 * size + 2 * m, dtype=torch.float64).view(2 * size + 2 * m, 1, 1, -1)
+    down = _fir(eye, h, -1, stride=2).view(2 * size + 2 * m, size).T
+    return up.to(device, dtype).contiguous(), down.to(device, dtype).contiguous()
+
+
+def _upsample2x_along(x, h, dim):  # one axis of `_upsample2x`
     p = h.numel() // 4
-    for dim in (-1, -2):  # symmetric padding (edge repeated), as grid_sample's reflection mode
-        x = torch.cat(
-            [x.narrow(dim, 0, p).flip(dim), x, x.narrow(dim, x.shape[dim] - p, p).flip(dim)], dim
-        )
-    for dim in (-1, -2):  # zero insertion then lowpass (gain 2) along each axis
-        x = torch.stack([x, torch.zeros_like(x)], dim=dim)
-        x = x.flatten(-2) if dim == -1 else x.flatten(-3, -2)
-        n = x.shape[dim] - 4 * p
-        x = _fir(x, 2 * h, dim).narrow(dim, 0, n)
-    return x
+    x = torch.cat(
+        [x.narrow(dim, 0, p).flip(dim), x, x.narrow(dim, x.shape[dim] - p, p).flip(dim)], dim
+    )
+    x = torch.stack([x, torch.zeros_like(x)], dim=dim)
+    x = x.flatten(-2) if dim == -1 else x.flatten(-3, -2)
+    return _fir(x, 2 * h, dim).narrow(dim, 0, x.shape[dim] - 4 * p)
 
 
 def _grid(geom, H, W, up: int, margin: int):
@@ -319,11 +338,16 @@ class AugmentPipe(nn.Module):
         return grid_sample2(x, grid, mode="nearest")
 
     def _warp_resampled(self, x, geom):  # x [n, K, H, W]; 2× oversampled bilinear warp
-        h = self.lowpass.to(x.device, x.dtype)
-        m = h.numel() // 2 - 1  # margin the downsampling filter reads beyond the output raster
-        grid = _grid(geom, x.shape[2], x.shape[3], up=2, margin=m)
-        y = grid_sample2(_upsample2x(x, h), grid, mode="bilinear")
-        return _fir(_fir(y, h, -1, stride=2), h, -2, stride=2)
+        taps = self.lowpass.numel()
+        m = taps // 2 - 1  # margin the downsampling filter reads beyond the output raster
+        H, W = x.shape[2], x.shape[3]
+        up_h, down_h = _resampling_matrices(H, taps, x.dtype, x.device)
+        up_w, down_w = (
+            (up_h, down_h) if W == H else _resampling_matrices(W, taps, x.dtype, x.device)
+        )
+        grid = _grid(geom, H, W, up=2, margin=m)
+        y = grid_sample2(up_h @ x @ up_w.T, grid, mode="bilinear")  # [n, K, 2H+2m, 2W+2m]
+        return down_h @ y @ down_w.T  # [n, K, H, W]
 
     @staticmethod
     def _recolor(x, Cm):  # x [n, F, C, H*W], Cm [n, 4, 4] applied to every frame's RGB

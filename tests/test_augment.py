@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from stand_ins import TinyD
 
+from svlib import augment as A
 from svlib.augment import COLOR_OPS, GEOM_OPS, AdaController, AugmentPipe, grid_sample2
 from svlib.config import AugmentConfig
 from svlib.losses import r1_penalty
@@ -125,6 +126,24 @@ def test_resampled_warp_of_smooth_image_is_accurate():
     geom[0, 0, 2] = 0.5  # sample input at x + 0.5 px
     out = pipe._warp_resampled(pattern(0)[None, None], geom)[0, 0]
     assert (out - pattern(0.5))[4:-4, 4:-4].abs().max() < 5e-3
+
+
+@pytest.mark.parametrize("H, W", [(32, 32), (16, 24)])
+def test_resampling_matrices_are_the_filter_ops(H, W):
+    # the warp resamples by matmuls; they must be the padded zero-insertion upsampler and the
+    # stride-2 lowpass they stand for, on square and non-square rasters
+    h = A._lowpass().double()
+    cpu = torch.device("cpu")
+    (up_h, down_h), (up_w, down_w) = (
+        A._resampling_matrices(n, h.numel(), torch.float64, cpu) for n in (H, W)
+    )
+    x = torch.randn(2, 3, H, W, generator=gen(1), dtype=torch.float64)
+    torch.testing.assert_close(up_h @ x @ up_w.T, A._upsample2x(x, h), atol=1e-12, rtol=0)
+    m = h.numel() // 2 - 1
+    y = torch.randn(2, 3, 2 * H + 2 * m, 2 * W + 2 * m, generator=gen(2), dtype=torch.float64)
+    down = A._fir(A._fir(y, h, -1, stride=2), h, -2, stride=2)
+    torch.testing.assert_close(down_h @ y @ down_w.T, down, atol=1e-12, rtol=0)
+    assert up_h.sum(1).sub(1).abs().max() < 1e-6  # flat stays flat: every row sums to one
 
 
 def luma(x):

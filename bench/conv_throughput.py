@@ -43,8 +43,11 @@ def main(argv=None) -> None:
             w = torch.randn(c, c, 3, 3).contiguous(memory_format=fmt).requires_grad_()
             gy = torch.randn_like(F.conv2d(x, w, padding=1))
             gflop = 2 * n * c * c * s * s * 9 / 1e9  # one pass; backward is two (input, weight)
-            fwd = _ms(lambda: F.conv2d(x, w, padding=1), a.reps)
-            both = _ms(lambda: torch.autograd.grad(F.conv2d(x, w, padding=1), (x, w), gy), a.reps)
+            fwd = _ms(lambda x=x, w=w: F.conv2d(x, w, padding=1), a.reps)
+            both = _ms(
+                lambda x=x, w=w, gy=gy: torch.autograd.grad(F.conv2d(x, w, padding=1), (x, w), gy),
+                a.reps,
+            )
             print(
                 f"[{n}, {c}, {s}, {s}] {name:13s} forward {fwd:6.2f} ms ({gflop / fwd * 1e3:4.0f} "
                 f"GFLOP/s)  forward+backward {both:6.2f} ms ({3 * gflop / both * 1e3:4.0f} GFLOP/s)"

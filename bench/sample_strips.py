@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from svlib.checkpoint import load_checkpoint, load_generator
+from svlib.checkpoint import generator_from_checkpoint, load_checkpoint
 from svlib.data import open_dataset
 from svlib.generate import generate_frames
 
@@ -26,7 +26,7 @@ def strips(ckpts, seeds, idx) -> tuple[list[np.ndarray], list[str], str | None]:
     rows, labels, data = [], [], None
     for path in ckpts:
         ck = load_checkpoint(path)
-        G, _ = load_generator(path, device="cpu")
+        G, _ = generator_from_checkpoint(ck, device="cpu")
         step = ck.get("state", {}).get("step")
         data = ck.get("data") or data
         for s in seeds:

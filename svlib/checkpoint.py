@@ -138,9 +138,17 @@ def load_generator(
 ):
     """Build the generator stored in a checkpoint file or run folder (its newest readable snapshot;
     the EMA weights by default), in eval mode."""
+    _, data = resolve_checkpoint(path)
+    return generator_from_checkpoint(data, device, ema)
+
+
+def generator_from_checkpoint(
+    data: dict[str, Any], device: str | torch.device | None = None, ema: bool = True
+):
+    """`load_generator` for a checkpoint dict already read by `load_checkpoint` (no second read
+    when the caller also wants its state or data spec)."""
     from .generator import Generator
 
-    _, data = resolve_checkpoint(path)
     cfg = Config.from_dict(data["config"])
     G = Generator(cfg.G)
     G.load_state_dict(data["G_ema" if ema else "G"])

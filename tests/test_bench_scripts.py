@@ -247,3 +247,22 @@ def test_learning_curve_summary_keeps_points_and_baselines(tmp_path):
         "still first frames": {"fvd16": [200.0, 210.0]},
     }
     assert s["n"] == 16 and out.stat().st_size > 1000
+
+
+def test_bench_train_compare_runs_both_trees_at_a_given_augment_p(tmp_path):
+    # the side-by-side benchmark against a commit (here HEAD), started at an ADA probability
+    if subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True
+    ).returncode:
+        pytest.skip("not a git checkout")
+    out = tmp_path / "cmp.json"
+    cmd = [sys.executable, str(ROOT / "bench" / "bench_train_compare.py"), "--compare", "HEAD"]
+    cmd += ["--preset", "tiny", "--data", "synthetic:shapes?n=16", "--steps", "3", "--warmup", "1"]
+    cmd += ["--augment-p", "0.5", "--out", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert res["augment_p"] == 0.5 and res["old_rev"] == "HEAD"
+    assert res["old"]["steps"] == res["new"]["steps"] == 3
+    assert res["speedup"] > 0 and res["speedup_ci95"][0] <= res["speedup_ci95"][1]

@@ -37,9 +37,8 @@ def main(argv=None) -> None:
             (torch.channels_last, "channels-last"),
             (torch.contiguous_format, "NCHW"),
         ):
-            x = (
-                torch.randn(n, c, s, s).contiguous(memory_format=fmt).requires_grad_()
-            )  # [N, C, H, W]
+            x = torch.randn(n, c, s, s).contiguous(memory_format=fmt)  # [N, C, H, W]
+            x.requires_grad_()
             w = torch.randn(c, c, 3, 3).contiguous(memory_format=fmt).requires_grad_()
             gy = torch.randn_like(F.conv2d(x, w, padding=1))
             gflop = 2 * n * c * c * s * s * 9 / 1e9  # one pass; backward is two (input, weight)

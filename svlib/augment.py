@@ -112,7 +112,10 @@ def _rotate2d(theta, cos=None, sin=None):
     return _mat([[c, -s, 0], [s, c, 0], [0, 0, 1]], c)
 
 
-def _lowpass(taps: int = 12, beta: float = 4.0) -> torch.Tensor:
+RESAMPLING_TAPS = 12  # length of the 2× resampling lowpass of the warp
+
+
+def _lowpass(taps: int = RESAMPLING_TAPS, beta: float = 4.0) -> torch.Tensor:
     """Even-length Kaiser-windowed sinc with cutoff at half the band: the 2× resampling filter.
 
     Its even and odd taps each sum to 1/2, so zero-insertion upsampling keeps flat areas flat."""
@@ -203,7 +206,6 @@ class AugmentPipe(nn.Module):
         if not 0 <= cfg.p <= 1:
             raise ValueError(f"AugmentPipe: p={cfg.p} must be in [0, 1]")
         self.register_buffer("p", torch.tensor(float(cfg.p)))
-        self.register_buffer("lowpass", _lowpass(), persistent=False)
 
     @classmethod
     def from_spec(cls, spec: str = "bgc", disable=(), p: float = 0.0) -> AugmentPipe:
@@ -338,13 +340,10 @@ class AugmentPipe(nn.Module):
         return grid_sample2(x, grid, mode="nearest")
 
     def _warp_resampled(self, x, geom):  # x [n, K, H, W]; 2× oversampled bilinear warp
-        taps = self.lowpass.numel()
-        m = taps // 2 - 1  # margin the downsampling filter reads beyond the output raster
+        m = RESAMPLING_TAPS // 2 - 1  # margin the downsampling filter reads beyond the raster
         H, W = x.shape[2], x.shape[3]
-        up_h, down_h = _resampling_matrices(H, taps, x.dtype, x.device)
-        up_w, down_w = (
-            (up_h, down_h) if W == H else _resampling_matrices(W, taps, x.dtype, x.device)
-        )
+        up_h, down_h = _resampling_matrices(H, RESAMPLING_TAPS, x.dtype, x.device)
+        up_w, down_w = _resampling_matrices(W, RESAMPLING_TAPS, x.dtype, x.device)
         grid = _grid(geom, H, W, up=2, margin=m)
         y = grid_sample2(up_h @ x @ up_w.T, grid, mode="bilinear")  # [n, K, 2H+2m, 2W+2m]
         return down_h @ y @ down_w.T  # [n, K, H, W]

@@ -5,6 +5,8 @@ equal budget of wall-clock minutes on one core, on the same data, with several t
     OMP_NUM_THREADS=1 taskset -c 1 python bench/ablations.py sparse_vs_dense     # one experiment
     OMP_NUM_THREADS=1 taskset -c 1 python bench/ablations.py embedding --train-only --leg-minutes 90
     python bench/ablations.py table          # the table of every written experiment
+    # an experiment on ways of using one model, run on a trained one (--seeds: scoring seeds)
+    python bench/ablations.py upsampling --checkpoint svlib/assets/demo32.pt --seeds 0 1
 
 `python bench/ablations.py NAME` trains what its variants still lack of their budget (each run
 resumes exactly; `--leg-minutes` caps one call, so a long budget is spent in legs), scores every
@@ -256,7 +258,8 @@ def m_gap_probe(run: Path, a) -> dict:
     D, cfg = load_discriminator(run, device=a.device)
     videos = open_dataset(a.data, resolution=cfg.D.resolution)
     # real clips of videos the mbstd groups see together, drawn as training draws them
-    return gap_probe(D, ClipDataset(videos, cfg.sampling, seed=1), n=min(a.n, 256))
+    clips = ClipDataset(videos, cfg.sampling, seed=1 + a.score_seed)
+    return gap_probe(D, clips, n=min(a.n, 256))
 
 
 class FrameRate:
@@ -278,8 +281,9 @@ class FrameRate:
         return f"FrameRate({self.ds!r}, factor={self.factor})"
 
 
-def blended(G, factor: int, device=None):
-    """generate_fn: G's frames at integer times, linearly blended to `factor`× the frame rate."""
+def blended(G, factor: int, device=None, seed: int = 0, repeat: bool = False):
+    """generate_fn: G's frames at integer times, linearly blended to `factor`× the frame rate (or,
+    `repeat`, each held for `factor` frames: the 1x video played at the higher rate)."""
     import torch
 
     from svlib.metrics.clips import generate_clips
@@ -288,17 +292,23 @@ def blended(G, factor: int, device=None):
         t = np.asarray(t, np.float64) / factor
         lo = np.floor(t).astype(int)
         key = np.arange(lo.min(), lo.max() + 2, dtype=np.float64)
-        k = generate_clips(G, n, key, seed=0, start=start, device=device).float()  # [n,K,H,W,3]
+        k = generate_clips(G, n, key, seed=seed, start=start, device=device).float()  # [n,K,H,W,3]
         i = lo - lo.min()
-        w = torch.tensor(t - lo, dtype=torch.float32)[None, :, None, None, None]
+        w = torch.tensor(0 * t if repeat else t - lo, dtype=torch.float32)[
+            None, :, None, None, None
+        ]
         return ((1 - w) * k[:, i] + w * k[:, i + 1]).round().to(torch.uint8)
 
     return fn
 
 
-def upsampling(G, data: str, n: int, factor: int, cache_dir, device=None, no_fvd=False) -> dict:
-    """FVD16 / KVD16 and speed/accel W1 of 16-frame clips at `factor`× the frame rate, against real
-    clips rendered at that rate: G at t = k / factor, and the blend of G's integer frames."""
+def upsampling(
+    G, data: str, n: int, factor: int, cache_dir, device=None, no_fvd=False, seed: int = 0
+) -> dict:
+    """FVD16 / KVD16 and speed/accel W1/σ of 16-frame clips at `factor`× the frame rate, against
+    real clips rendered at that rate: G at t = k / factor, the linear blend of G's integer frames
+    and those frames repeated. `seed`
+    draws the real clips and the generated videos (both methods see the same videos)."""
     from svlib.data import open_dataset
     from svlib.metrics import calc_metrics
     from svlib.metrics.i3d import load_i3d
@@ -308,24 +318,33 @@ def upsampling(G, data: str, n: int, factor: int, cache_dir, device=None, no_fvd
     def continuous(n_, t, start):
         from svlib.metrics.clips import generate_clips
 
-        return generate_clips(G, n_, np.asarray(t) / factor, seed=0, start=start, device=device)
+        return generate_clips(G, n_, np.asarray(t) / factor, seed=seed, start=start, device=device)
 
     det = None if no_fvd else load_i3d(None, device=device)
     names = ([] if no_fvd else ["fvd16", "kvd16"]) + ["params16"]
-    kw = dict(max_real=n, num_gen=n, detector=det, device=device, seed=0, progress=False)
+    kw = dict(max_real=n, num_gen=n, detector=det, device=device, seed=seed, progress=False)
     out = {}
-    for name, fn in (("continuous t", continuous), ("linear blend", blended(G, factor, device))):
+    methods = {
+        "continuous t": continuous,
+        "linear blend": blended(G, factor, device, seed),
+        "frame repeat": blended(G, factor, device, seed, repeat=True),
+    }
+    for name, fn in methods.items():
         res = calc_metrics(fn, real, names, cache_dir=str(cache_dir), **kw)
         row = {m: res[m]["value"] for m in ("fvd16", "kvd16") if m in res}
-        row.update({f"W1 {k}": res["params16"]["per_param"][k] for k in ("speed", "accel")})
+        dn = res["params16"]["per_param_normalized"]  # W1 / the real clips' spread
+        row.update({f"W1/σ {k}": dn[k] for k in ("speed", "accel")})
         out.update({f"{name}: {k}": v for k, v in row.items()})
     return out
 
 
 def m_upsampling(run: Path, a) -> dict:
     _, G, _ = _load(run, a.device)
-    res = upsampling(G, a.data, a.n, 4, a.runs / "real_features", a.device, a.no_fvd)
-    side_by_side(G, 4, a.results / "upsampling" / f"{run.parent.name}_{run.name}.mp4", a.device)
+    seed = a.score_seed
+    res = upsampling(G, a.data, a.n, 4, a.runs / "real_features", a.device, a.no_fvd, seed)
+    name = run.stem if run.is_file() else f"{run.parent.name}_{run.name}"
+    if seed == 0:  # one video per model: the same four samples whatever the scoring seed
+        side_by_side(G, 4, a.results / "upsampling" / f"{name}.mp4", a.device)
     return res
 
 
@@ -361,18 +380,33 @@ MEASURES = {
 def score(variant: str, seed: int, measures: list[str], a) -> dict:
     """Measures of one trained run, each computed once and kept in the run's scores.json (keyed by
     the checkpoint's step, so a run trained further is scored again)."""
+    run = run_dir(variant, seed, a.runs)
+    a.score_seed = 0  # a trained run is scored once, with scoring seed 0; its seeds are trainings
+    return _scored(run, run / "scores.json", f"{variant} seed {seed}", measures, a)
+
+
+def score_checkpoint(ckpt: Path, seed: int, measures: list[str], a) -> dict:
+    """Measures of one given trained model with scoring seed `seed` (the real clips and generated
+    videos drawn), kept in runs/ablations/checkpoints/<name>_seed<seed>.json."""
+    a.score_seed = seed
+    path = a.runs / "checkpoints" / f"{ckpt.stem}_seed{seed}.json"
+    return _scored(ckpt, path, f"{ckpt.name} scoring seed {seed}", measures, a)
+
+
+def _scored(run: Path, path: Path, what: str, measures: list[str], a) -> dict:
+    """The measures of run (a run folder or a checkpoint file), each computed once and kept in
+    `path`, keyed by the checkpoint's step and N (a model trained further is scored again)."""
     from svlib.checkpoint import resolve_checkpoint
 
-    run = run_dir(variant, seed, a.runs)
-    ckpt, payload = resolve_checkpoint(run)
+    _, payload = resolve_checkpoint(run)
     step = int(payload["state"]["step"])
-    path = run / "scores.json"
     kept = json.loads(path.read_text()) if path.exists() else {}
     kept = kept if kept.get("step") == step and kept.get("n") == a.n else {"step": step, "n": a.n}
     for m in measures:
         if m not in kept:
-            print(f"{variant} seed {seed} (step {step}): {m}", flush=True)
+            print(f"{what} (step {step}): {m}", flush=True)
             kept[m] = MEASURES[m](run, a)
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(kept, indent=1))
     return {m: kept[m] for m in measures}
 
@@ -394,6 +428,8 @@ def summarise(per_seed: list[dict]) -> dict:
 
 def experiment(name: str, a) -> dict | None:
     claim, variants, measures = EXPERIMENTS[name]
+    if a.checkpoint is not None:
+        return checkpoint_experiment(name, a)
     # every run gets its leg, also after one that is not yet spent
     spent = a.no_train or all([train(v, s, a) for v in variants for s in a.seeds])
     if a.train_only:
@@ -415,6 +451,34 @@ def experiment(name: str, a) -> dict | None:
     for v in variants:
         per_seed = [score(v, s, measures, a) for s in a.seeds]
         res["variants"][v] = {"per_seed": per_seed, **summarise(per_seed)}
+    a.results.mkdir(parents=True, exist_ok=True)
+    (a.results / f"{name}.json").write_text(json.dumps(res, indent=1))
+    print(f"wrote {a.results / f'{name}.json'}", flush=True)
+    return res
+
+
+def checkpoint_experiment(name: str, a) -> dict:
+    """An experiment that compares ways of using one model (its only variant is the paper's), run
+    on a given trained checkpoint; `a.seeds` are then scoring seeds, not trainings."""
+    from svlib.checkpoint import resolve_checkpoint
+
+    claim, variants, measures = EXPERIMENTS[name]
+    _, payload = resolve_checkpoint(a.checkpoint)
+    st = payload["state"]
+    res = {
+        "experiment": name,
+        "claim": claim,
+        "data": payload.get("data", a.data),
+        "checkpoint": str(a.checkpoint),
+        "step": int(st["step"]),
+        "train_minutes": float(st.get("wall_time", 0.0)) / 60,
+        "n": a.n,
+        "seeds": list(a.seeds),
+        "seeds_are": "scoring seeds of one trained model",
+        "variants": {},
+    }
+    per_seed = [score_checkpoint(a.checkpoint, s, measures, a) for s in a.seeds]
+    res["variants"][variants[0]] = {"per_seed": per_seed, **summarise(per_seed)}
     a.results.mkdir(parents=True, exist_ok=True)
     (a.results / f"{name}.json").write_text(json.dumps(res, indent=1))
     print(f"wrote {a.results / f'{name}.json'}", flush=True)
@@ -444,11 +508,17 @@ def table(results: Path) -> str:
             for k in d
         ]
         head = "| variant | " + " | ".join(f"{k}" for _, k in keys) + " |"
+        if "checkpoint" in res:
+            how = (
+                f"One trained model ({res['checkpoint']}, step {res['step']:,}, "
+                f"{res['train_minutes']:.0f} minutes), scoring seeds {res['seeds']}"
+            )
+        else:
+            how = f"Budget {res['budget_minutes']:g} minutes per run, seeds {res['seeds']}"
         lines = [
             f"### {name}",
             "",
-            f"Claim: {res['claim']}. Budget {res['budget_minutes']:g} "
-            f"minutes per run, seeds {res['seeds']}, N = {res['n']}.",
+            f"Claim: {res['claim']}. {how}, N = {res['n']}.",
             "",
             head,
             "|---|" + "---|" * len(keys),
@@ -485,6 +555,12 @@ def main(argv=None) -> None:
     ap.add_argument("--no-fvd", action="store_true", help="skip the I3D metrics (quick checks)")
     ap.add_argument("--long-videos", type=int, default=8, help="videos of long_video")
     ap.add_argument("--long-length", type=int, default=4096, help="frames of long_video")
+    ap.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="score this trained model instead of training runs (experiments with one variant; "
+        "--seeds are then scoring seeds)",
+    )
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--runs", type=Path, default=RUNS, help="folder of the runs")
     ap.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON results")
@@ -503,6 +579,11 @@ def main(argv=None) -> None:
         ap.error(f"name: unknown experiment {a.name!r}; choose one of {list(EXPERIMENTS)}")
     if a.minutes <= 0 or (a.leg_minutes is not None and a.leg_minutes <= 0):
         ap.error("--minutes and --leg-minutes must be positive")
+    if a.checkpoint is not None:
+        if len(EXPERIMENTS[a.name][1]) != 1:
+            ap.error(f"--checkpoint: {a.name} compares trained variants; it needs its own runs")
+        if not a.checkpoint.is_file():
+            ap.error(f"--checkpoint: no such file {a.checkpoint}")
     experiment(a.name, a)
 
 

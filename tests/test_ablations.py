@@ -136,6 +136,44 @@ def test_experiment_trains_in_legs_scores_once_and_tabulates(tmp_path):
     assert "### embedding" in table and "| raw_embedding |" in table
 
 
+def test_upsampling_scores_a_given_checkpoint_per_scoring_seed(tmp_path):
+    from svlib.checkpoint import save_checkpoint
+
+    cfg = svlib.get_preset("tiny")
+    torch.manual_seed(0)
+    G, D = svlib.build_models(cfg)
+    state = {"step": 7, "cur_nimg": 0, "wall_time": 90.0}
+    payload = {"config": cfg.to_dict(), "G_ema": G.state_dict(), "D": D.state_dict()}
+    ck = save_checkpoint(tmp_path / "model.pt", {**payload, "state": state})
+    runs, res = tmp_path / "runs", tmp_path / "res"
+    cmd = [sys.executable, str(ROOT / "bench" / "ablations.py"), "upsampling", "--checkpoint"]
+    cmd += [str(ck), "--seeds", "0", "1", "--n", "4", "--no-fvd", "--data"]
+    cmd += [f"synthetic:shapes?n=8&length=32&resolution={cfg.G.resolution}"]
+    cmd += ["--runs", str(runs), "--results", str(res)]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads((res / "upsampling.json").read_text())
+    assert got["step"] == 7 and got["train_minutes"] == pytest.approx(1.5)
+    assert got["seeds"] == [0, 1] and got["seeds_are"].startswith("scoring seeds")
+    up = got["variants"]["paper"]["upsampling"]
+    methods = ("continuous t", "linear blend", "frame repeat")
+    assert {k.split(":")[0] for k in up} == set(methods)
+    acc = up["frame repeat: W1/σ accel"]["values"]
+    assert len(acc) == 2 and acc[0] != acc[1]  # the scoring seed draws other clips and videos
+    assert (res / "upsampling" / "model.mp4").stat().st_size > 0
+    assert sorted(p.name for p in (runs / "checkpoints").iterdir()) == [
+        "model_seed0.json",
+        "model_seed1.json",
+    ]
+    table = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "ablations.py"), "table", "--results", str(res)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout
+    assert "One trained model" in table and "step 7" in table
+
+
 def test_bad_arguments_fail_in_one_line(capsys):
     with pytest.raises(SystemExit):
         abl.main(["no_such_experiment"])
@@ -144,3 +182,9 @@ def test_bad_arguments_fail_in_one_line(capsys):
     with pytest.raises(SystemExit):
         abl.main(["embedding", "--minutes", "0"])
     assert "--minutes" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # two trained variants cannot come from one checkpoint
+        abl.main(["embedding", "--checkpoint", str(ROOT / "svlib" / "assets" / "demo32.pt")])
+    assert "needs its own runs" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        abl.main(["upsampling", "--checkpoint", "no/such.pt"])
+    assert "no such file no/such.pt" in capsys.readouterr().err

@@ -153,10 +153,25 @@ def study(a) -> None:
 def baselines(a) -> None:
     if a.data not in DATASETS:
         raise SystemExit(f"recipe: unknown dataset {a.data!r}; choose one of {sorted(DATASETS)}")
-    # the untrained generator needs an architecture: the cpu preset's, from any run of it
-    from svlib.checkpoint import resolve_checkpoint
+    # the untrained generator needs an architecture: the cpu preset's (learning_evidence builds its
+    # own seeded init from the file's config), written once when the dataset has no paper run
+    import torch
 
-    ckpt, _ = resolve_checkpoint(_run_dir("paper", a.data))
+    import svlib
+    from svlib.checkpoint import resolve_checkpoint, save_checkpoint
+
+    run = _run_dir("paper", a.data)
+    if run.is_dir() and any(run.glob("checkpoint-*.pt")):
+        ckpt, _ = resolve_checkpoint(run)
+    else:
+        ckpt = RUNS / a.data / "cpu_preset_architecture.pt"
+        if not ckpt.exists():
+            cfg = svlib.get_preset("cpu")
+            torch.manual_seed(0)
+            G = svlib.Generator(cfg.G)
+            state = {"step": 0, "cur_nimg": 0, "wall_time": 0.0}
+            payload = {"config": cfg.to_dict(), "G_ema": G.state_dict(), "state": state}
+            save_checkpoint(ckpt, payload)
     for seed in a.seeds:
         out = RESULTS / a.data / f"baselines_n{a.n}_seed{seed}.json"
         _evidence(ckpt, a.data, "untrained,still", a.n, seed, out)

@@ -96,7 +96,6 @@ def show_frames(
     frames,
     ncols: int = 8,
     title: str | None = None,
-    ax=None,
     scale: float = 1.0,
     times=None,
 ):

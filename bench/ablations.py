@@ -49,8 +49,9 @@ from recipe import _wall_time  # noqa: E402
 
 # the demo model's set: one large shape per video, 0.5-1 px/frame at 32², bouncing and spinning
 DATA = "synthetic:shapes?n=2048&max_shapes=1&speed=0.015,0.03&radius=0.18,0.26"
-# per run, on one core: the demo run (the paper's model on DATA) passes the FVD16 of still frames at
-# about 42,500 steps (bench/results/demo/curve), about 200 minutes at 0.27 s per step
+# per run, on one core: the demo run (the paper's model on DATA, with the cpu preset's earlier
+# δz = 8) passes the FVD16 of still frames at about 42,500 steps (bench/results/demo/curve), about
+# 200 minutes at 0.27 s per step
 BUDGET_MINUTES = 200.0
 
 VARIANTS: dict[str, list[str]] = {

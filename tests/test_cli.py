@@ -133,12 +133,12 @@ def test_config_cli_prints_the_resolved_config():
         "--no-mirror",
         "--set",
         "train.lr_d=0.003",
-        "G.motion.min_period=16",
+        "G.motion.min_period=32",
     )
     assert r.returncode == 0, r.stderr
     cfg = json.loads(r.stdout)
     assert cfg["train"]["lr_g"] == 0.001 and cfg["train"]["lr_d"] == 0.003
-    assert cfg["train"]["mirror"] is False and cfg["G"]["motion"]["min_period"] == 16.0
+    assert cfg["train"]["mirror"] is False and cfg["G"]["motion"]["min_period"] == 32.0
     assert cfg["train"]["r1_gamma"] == 0.0002 * 32**2 / 8 and cfg["train"]["ema_kimg"] == 2.5
 
 

@@ -28,7 +28,7 @@ def test_string_overrides_are_parsed_by_field_type():
         get_preset("cpu"),
         [
             "train.lr_g=0.002",
-            "G.motion.min_period=16",
+            "G.motion.min_period=32",
             "train.batch_size=4",
             "train.betas=(0.1, 0.9)",
             "train.augment.disable=rotate90,xflip",
@@ -47,7 +47,7 @@ def test_string_overrides_are_parsed_by_field_type():
         False,
         "bf16",
     )
-    assert cfg.G.motion.min_period == 16.0 and isinstance(cfg.G.motion.min_period, float)
+    assert cfg.G.motion.min_period == 32.0 and isinstance(cfg.G.motion.min_period, float)
     assert t.augment.disable == ("rotate90", "xflip") and cfg.D.holistic is False
     assert apply_overrides(cfg, ["G.motion=None"]).G.motion is None  # plain StyleGAN2 generator
     assert apply_overrides(cfg, ["train.augment.disable="]).train.augment.disable == ()

@@ -28,6 +28,12 @@ def _load():
 abl = _load()
 
 
+def _table(results) -> str:
+    """stdout of `ablations.py table` over the JSON files in `results`."""
+    cmd = [sys.executable, str(ROOT / "bench" / "ablations.py"), "table", "--results", str(results)]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT).stdout
+
+
 def _tiny_g(*sets, seed=0):
     cfg = svlib.apply_overrides(svlib.get_preset("tiny"), list(sets))
     torch.manual_seed(seed)
@@ -127,12 +133,7 @@ def test_experiment_trains_in_legs_scores_once_and_tabulates(tmp_path):
     assert all(w >= 0.05 for w in walls), walls  # both legs were trained
     out = run("--minutes", "0.06")  # spent and scored: nothing is trained or measured again
     assert "svlib train" not in out and ": quality" not in out
-    table = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "ablations.py"), "table", "--results", str(res)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    ).stdout
+    table = _table(res)
     assert "### embedding" in table and "| raw_embedding |" in table
 
 
@@ -165,12 +166,7 @@ def test_upsampling_scores_a_given_checkpoint_per_scoring_seed(tmp_path):
         "model_seed0.json",
         "model_seed1.json",
     ]
-    table = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "ablations.py"), "table", "--results", str(res)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    ).stdout
+    table = _table(res)
     assert "One trained model" in table and "step 7" in table
 
 
